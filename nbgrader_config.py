@@ -1,0 +1,38 @@
+"""nbgrader configuration of the pt2jax course (this repository is an nbgrader course directory)."""
+
+import os
+
+from nbgrader.preprocessors import (
+    AssignLatePenalties,
+    CheckCellMetadata,
+    IgnorePattern,
+    LimitOutput,
+    SaveAutoGrades,
+)
+from nbconvert.preprocessors import ClearMetadataPreprocessor
+
+from pt2jax.nbgrader_ext import PipelineGrade
+
+c = get_config()  # noqa: F821  (injected by nbgrader)
+here = os.path.dirname(os.path.abspath(__file__))
+
+c.CourseDirectory.course_id = "pt2jax"
+c.CourseDirectory.root = here
+c.CourseDirectory.solution_directory = "solutions"
+# The jupytext .md in source/<assignment>/ holds the solutions: never copy it to students or graders.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.md"]
+c.Exchange.root = os.path.join(here, "exchange")
+# generate_solution executes the solution notebook; JAX compiles need more than the 30 s default.
+c.Execute.timeout = 300
+
+# Autograde: our pipeline (restore, sandboxed execute, probe, judge, record) replaces nbgrader's
+# in-kernel Execute, so no verdict depends on the student's kernel reporting on itself.
+c.Autograde.autograde_preprocessors = [
+    PipelineGrade,
+    IgnorePattern,
+    ClearMetadataPreprocessor,
+    LimitOutput,
+    SaveAutoGrades,
+    AssignLatePenalties,
+    CheckCellMetadata,
+]

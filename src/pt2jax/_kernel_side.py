@@ -1,0 +1,169 @@
+"""Code that runs inside the student's kernel to answer probes (sent there as source text).
+
+It must stay standalone: the student's sandbox cannot import pt2jax. It turns the grader's request
+(JSON with numpy arrays as ``.npy`` bytes) into arguments, calls the student's function, and sends
+the result back as the same kind of plain data on a private MIME type. Nothing here is trusted by
+the grader: student code can replace any of it, which only changes the student's own answers.
+"""
+
+# ruff: noqa: N807  (dunder-style names keep the helpers out of the student's way)
+import base64 as _b64
+import io as _io
+import json as _json
+import sys as _sys
+
+_MIME = "application/vnd.pt2jax.probe+json"
+_JAX_RESET = {
+    "jax_enable_x64": False,
+    "jax_numpy_rank_promotion": "allow",
+    "jax_default_matmul_precision": None,
+    "jax_debug_nans": False,
+    "jax_disable_jit": False,
+    "jax_default_device": None,
+}
+
+
+def __pt2jax_npy(a):
+    import numpy as np
+
+    buf = _io.BytesIO()
+    np.save(buf, np.ascontiguousarray(a), allow_pickle=False)
+    return _b64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def __pt2jax_from_npy(text):
+    import numpy as np
+
+    return np.load(_io.BytesIO(_b64.b64decode(text)), allow_pickle=False)
+
+
+def __pt2jax_decode(obj):
+    if isinstance(obj, list):
+        return [__pt2jax_decode(v) for v in obj]
+    if not isinstance(obj, dict):
+        return obj
+    ((tag, body),) = obj.items()
+    if tag == "__tuple__":
+        return tuple(__pt2jax_decode(v) for v in body)
+    if tag == "__dict__":
+        return {k: __pt2jax_decode(v) for k, v in body}
+    if tag == "__ndarray__":
+        return __pt2jax_from_npy(body)
+    if tag == "__jax__":
+        import jax
+        import jax.numpy as jnp
+
+        value = jnp.asarray(__pt2jax_from_npy(body["npy"]))
+        if body.get("device") is not None:
+            value = jax.device_put(value, jax.devices("cpu")[body["device"]])
+        return value
+    if tag == "__torch__":
+        import torch
+
+        return torch.from_numpy(__pt2jax_from_npy(body).copy())
+    if tag == "__key__":
+        import jax
+
+        return jax.random.key(int(body))
+    raise ValueError(f"unknown tag {tag}")
+
+
+def __pt2jax_encode(obj, depth=0):
+    import numpy as np
+
+    if depth > 20:
+        return {"__opaque__": "nested too deeply"}
+    if obj is None or isinstance(obj, bool | str):
+        return obj
+    if isinstance(obj, int) and type(obj) is int:
+        return obj
+    if isinstance(obj, float) and type(obj) is float:
+        return obj
+    cls = type(obj)
+    module = cls.__module__ or ""
+    kind = None
+    if module.startswith(("jax", "jaxlib")) and hasattr(obj, "dtype") and hasattr(obj, "shape"):
+        kind = "jax.Array"
+    elif module.startswith("torch") and cls.__name__ in ("Tensor", "Parameter"):
+        kind = "torch.Tensor"
+    elif cls is np.ndarray:
+        kind = "numpy.ndarray"
+    elif isinstance(obj, np.generic):
+        kind = "numpy.generic"
+    if kind is not None:
+        return {"__array__": __pt2jax_array_facts(obj, kind)}
+    if type(obj) is tuple:
+        return {"__tuple__": [__pt2jax_encode(v, depth + 1) for v in obj]}
+    if type(obj) is list:
+        return [__pt2jax_encode(v, depth + 1) for v in obj]
+    if type(obj) is dict and all(type(k) is str for k in obj):
+        return {"__dict__": [[k, __pt2jax_encode(v, depth + 1)] for k, v in obj.items()]}
+    return {"__opaque__": f"{module}.{cls.__qualname__}"}
+
+
+def __pt2jax_array_facts(obj, kind):
+    import numpy as np
+
+    facts = {"kind": kind, "weak_type": None, "device": None, "committed": None}
+    if kind == "jax.Array":
+        import jax
+
+        facts["weak_type"] = bool(getattr(obj, "weak_type", False))
+        facts["committed"] = bool(getattr(obj, "committed", False))
+        facts["device"] = ",".join(sorted(str(d) for d in obj.devices()))
+        facts["dtype"] = str(obj.dtype)
+        if jax.dtypes.issubdtype(obj.dtype, jax.dtypes.prng_key):
+            facts["kind"] = "jax.PRNGKey"
+            value = np.asarray(jax.random.key_data(obj))
+        else:
+            value = np.asarray(obj)
+    elif kind == "torch.Tensor":
+        facts["dtype"] = str(obj.dtype).removeprefix("torch.")
+        facts["device"] = str(obj.device)
+        t = obj.detach().cpu()
+        if not t.dtype.is_floating_point or t.element_size() >= 4 or t.is_complex():
+            value = t.numpy()
+        else:
+            value = t.float().numpy()
+    else:
+        value = np.asarray(obj)
+        facts["dtype"] = str(value.dtype)
+    if value.dtype.kind not in "biufc":
+        value = value.astype(np.float32)
+    facts["npy"] = __pt2jax_npy(value)
+    return facts
+
+
+def __pt2jax_reset_jax():
+    jax = _sys.modules.get("jax")
+    if jax is None:
+        return
+    for name, value in _JAX_RESET.items():
+        try:
+            jax.config.update(name, value)
+        except Exception:
+            pass
+
+
+def __pt2jax_probe__(request_b64):
+    from IPython import get_ipython
+    from IPython.display import display
+
+    request = _json.loads(_b64.b64decode(request_b64))
+    reply = {"nonce": request["nonce"]}
+    namespace = get_ipython().user_ns
+    name = request["name"]
+    try:
+        if name not in namespace:
+            reply["missing"] = name
+        else:
+            __pt2jax_reset_jax()
+            target = namespace[name]
+            if request["op"] == "call":
+                args = __pt2jax_decode(request["args"])
+                kwargs = __pt2jax_decode(request["kwargs"])
+                target = target(*args, **kwargs)
+            reply["value"] = __pt2jax_encode(target)
+    except BaseException as exc:  # a KeyboardInterrupt from a timeout is reported too
+        reply = {"nonce": request["nonce"], "raised": [type(exc).__name__, str(exc)[:2000]]}
+    display({_MIME: _json.dumps(reply)}, raw=True)

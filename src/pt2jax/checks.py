@@ -1,0 +1,97 @@
+"""The API hidden checks are written with: ``@check``, ``expect_array``, ``expect``, ``fail``.
+
+Checks run in the grader's process. They receive plain data from the student's kernel and decide
+here; see docs/authoring.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+import numpy as np
+import pytest
+
+from .errors import CheckFailed, StudentCrashed, StudentMissing, StudentRaised, StudentTimeout
+from .studentkit import ArrayFacts, compare_arrays, facts_of
+from .wire import Opaque, StudentArray, as_jax, as_torch, prng_key
+
+__all__ = [
+    "CheckFailed",
+    "Opaque",
+    "StudentArray",
+    "StudentCrashed",
+    "StudentMissing",
+    "StudentRaised",
+    "StudentTimeout",
+    "as_jax",
+    "as_torch",
+    "check",
+    "expect",
+    "expect_array",
+    "fail",
+    "prng_key",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+MARKER = "pt2jax_check"
+
+
+def check(grade_id: str, points: float) -> Callable[[F], F]:
+    """Declare a hidden check worth ``points`` of the grade cell ``grade_id``."""
+    if points <= 0:
+        raise ValueError("a check must be worth a positive number of points")
+    return getattr(pytest.mark, MARKER)(grade_id=grade_id, points=float(points))  # type: ignore[no-any-return]
+
+
+def fail(message: str, hint: str | None = None) -> None:
+    """Fail the check with ``message`` (and a misconception hint id)."""
+    raise CheckFailed(message, (hint,) if hint else ())
+
+
+def expect(condition: object, message: str, hint: str | None = None) -> None:
+    """Fail with ``message`` unless ``condition`` holds."""
+    if not (condition is True or (isinstance(condition, np.bool_) and bool(condition))):
+        if condition is not False and not isinstance(condition, np.bool_):
+            raise TypeError("expect() takes a plain bool computed in the grader")
+        fail(message, hint)
+
+
+def _want_facts(want: Any) -> ArrayFacts:
+    if isinstance(want, StudentArray):
+        return want.facts
+    facts = facts_of(want)
+    if facts is None:
+        facts = facts_of(np.asarray(want))
+    assert facts is not None
+    return facts
+
+
+def expect_array(
+    got: Any,
+    want: Any,
+    *,
+    dtype: str | None = None,
+    kind: str | None = "jax.Array",
+    rtol: float = 1e-5,
+    atol: float = 1e-6,
+    what: str = "The result",
+    hints: Iterable[str] = (),
+) -> None:
+    """Fail with teaching feedback unless ``got`` (student data) matches ``want`` (a reference)."""
+    want_facts = _want_facts(want)
+    extra = tuple(hints)
+    if isinstance(got, np.ndarray):  # a value the check derived itself from student data
+        facts = facts_of(got)
+        assert facts is not None
+        got = StudentArray(facts.value, facts.kind, facts.dtype, facts.shape)
+    if not isinstance(got, StudentArray):
+        shown = f"a {got.type_name}" if isinstance(got, Opaque) else f"{type(got).__name__} {got!r:.80}"
+        expected = f"{kind or 'an array'} of dtype {dtype or want_facts.dtype} and shape {want_facts.shape}"
+        kind_hint = ("python_scalar",) if isinstance(got, int | float | bool) else ()
+        if isinstance(got, Opaque) and got.type_name.startswith("torch"):
+            kind_hint = ("torch_not_jax",)
+        raise CheckFailed(f"{what} should be {expected}; got {shown}.", kind_hint + extra)
+    mismatch = compare_arrays(got.facts, want_facts, dtype=dtype, kind=kind, rtol=rtol, atol=atol)
+    if mismatch is not None:
+        raise CheckFailed(mismatch.render(what, with_hints=False), tuple(mismatch.hints) + extra)

@@ -1,0 +1,97 @@
+"""Command line: thin wrappers over the library (``pt2jax build``, ``pt2jax grade``, ...)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .config import Course, find_course_root
+from .errors import GradingError
+from .seeding import base_seed, course_secret
+
+__all__ = ["main"]
+
+
+def _course(args: argparse.Namespace) -> Course:
+    return Course(Path(args.course).resolve() if args.course else find_course_root())
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    from .build import build_assignment
+
+    course = _course(args)
+    for assignment in args.assignments or course.assignments():
+        print(f"building {assignment} ...", flush=True)
+        result = build_assignment(course, assignment, verify=not args.no_verify)
+        if result.solution_score is not None and result.stub_score is not None:
+            sol, stub = result.solution_score, result.stub_score
+            print(f"  solution {sol[0]:g}/{sol[1]:g}, stub {stub[0]:g}/{stub[1]:g}: released")
+        else:
+            print("  generated (not verified)")
+    return 0
+
+
+def _cmd_grade(args: argparse.Namespace) -> int:
+    import nbformat
+
+    from .pipeline import GradeRequest, grade_notebook
+
+    course = _course(args)
+    seed = args.seed if args.seed is not None else base_seed(course_secret(course.root))
+    request = GradeRequest(
+        notebook=Path(args.notebook),
+        assignment=args.assignment,
+        course=course,
+        seed=seed,
+        student_id=args.student,
+        autograder=Path(args.autograder).resolve() if args.autograder else None,
+        record_probes=Path(args.record) if args.record else None,
+        master=Path(args.master).resolve() if args.master else None,
+    )
+    report = grade_notebook(request)
+    if args.output_notebook and report.notebook is not None:
+        nbformat.write(report.notebook, args.output_notebook)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=1))
+    else:
+        from .report import format_report
+
+        print(format_report(report))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``pt2jax`` command."""
+    parser = argparse.ArgumentParser(prog="pt2jax", description=__doc__)
+    parser.add_argument("--course", help="course directory (default: found from cwd / this repository)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("build", help="regenerate notebooks, release/ and solutions/ from source/")
+    p.add_argument("assignments", nargs="*", help="assignment ids (default: all)")
+    p.add_argument("--no-verify", action="store_true", help="skip grading the solution and the stub")
+    p.set_defaults(func=_cmd_build)
+
+    p = sub.add_parser("grade", help="grade one notebook outside any nbgrader course")
+    p.add_argument("notebook")
+    p.add_argument("--assignment", required=True)
+    p.add_argument("--autograder", help="folder of hidden checks (default: autograder/<assignment>)")
+    p.add_argument("--seed", type=int, help="base seed (default: derived from the course secret)")
+    p.add_argument("--student", default="anonymous", help="student id (seeds per-student inputs)")
+    p.add_argument("--master", help="released notebook to restore locked cells from")
+    p.add_argument("--json", action="store_true", help="print the JSON report")
+    p.add_argument("--output-notebook", help="write the graded notebook (with feedback) here")
+    p.add_argument("--record", help="record every probe request and reply to this JSON file")
+    p.set_defaults(func=_cmd_grade)
+
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except GradingError as exc:
+        print(f"pt2jax: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""Execute step: run a notebook's cells in a kernel of its own, with time limits, and keep it for probes."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+from .config import Limits
+
+__all__ = ["CellIssue", "ExecutionReport", "Kernel", "KernelDead", "KernelTimeout"]
+
+MAX_STREAM_CHARS = 20_000
+# Environment variables never handed to student code (the course secret seeds grade-time inputs).
+_SECRET_PREFIXES = ("PT2JAX_SECRET", "PT2JAX_COURSE")
+
+
+class KernelDead(RuntimeError):
+    """The kernel exited or stopped answering."""
+
+
+class KernelTimeout(RuntimeError):
+    """A piece of code ran past its time limit (the kernel was interrupted)."""
+
+
+@dataclass
+class CellIssue:
+    """Something that went wrong while running one cell, for the report and the flags."""
+
+    index: int
+    grade_id: str | None
+    kind: str  # "error", "timeout", "kernel_died", "skipped"
+    message: str
+
+
+@dataclass
+class ExecutionReport:
+    """Result of the execute step."""
+
+    issues: list[CellIssue] = field(default_factory=list)
+    seconds: float = 0.0
+    kernel_alive: bool = True
+
+
+def _grade_id(cell: Any) -> str | None:
+    gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    return gid if isinstance(gid, str) else None
+
+
+class Kernel:
+    """A Python kernel running one notebook in ``workdir``; usable as a context manager."""
+
+    def __init__(self, nb: nbformat.NotebookNode, workdir: Path, limits: Limits) -> None:
+        self.nb = nb
+        self.limits = limits
+        self.alive = False
+        self._client = NotebookClient(
+            nb,
+            timeout=limits.cell_timeout_s,
+            kernel_name="python3",
+            allow_errors=True,
+            interrupt_on_timeout=False,
+            record_timing=False,
+            startup_timeout=120,
+            resources={"metadata": {"path": str(workdir)}},
+        )
+        self._ctx: Any = None
+
+    def __enter__(self) -> Kernel:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(_SECRET_PREFIXES)}
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        self._ctx = self._client.setup_kernel(env=env)
+        self._ctx.__enter__()
+        self.alive = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self._ctx.__exit__(None, None, None)
+        except Exception:
+            if self._client.km is not None:
+                self._client.km.shutdown_kernel(now=True)
+        self.alive = False
+
+    def _execute(self, cell: Any, index: int, timeout: float) -> None:
+        if not self.alive:
+            raise KernelDead("the kernel is no longer running")
+        self._client.timeout = max(1, int(timeout))
+        try:
+            self._client.execute_cell(cell, index)
+        except CellTimeoutError:
+            self._recover_from_timeout()
+            raise KernelTimeout(f"ran past {timeout:g} s") from None
+        except DeadKernelError:
+            self.alive = False
+            raise KernelDead("the kernel died (the code exited or was killed)") from None
+
+    def _recover_from_timeout(self) -> None:
+        """Interrupt the kernel; if it does not come back promptly, shut it down."""
+        assert self._client.km is not None
+        try:
+            self._client.km.interrupt_kernel()
+            probe = nbformat.v4.new_code_cell("pass")
+            self.nb.cells.append(probe)
+            self._client.timeout = 15
+            try:
+                self._client.execute_cell(probe, len(self.nb.cells) - 1)
+            finally:
+                self.nb.cells.pop()
+        except (CellTimeoutError, DeadKernelError, RuntimeError):
+            self._client.km.shutdown_kernel(now=True)
+            self.alive = False
+
+    def run_code(self, code: str, timeout: float) -> list[Any]:
+        """Run ``code`` (not part of the notebook) and return its outputs."""
+        cell = nbformat.v4.new_code_cell(code)
+        # nbclient writes the executed cell back at its index: use a scratch slot at the end
+        self.nb.cells.append(cell)
+        try:
+            self._execute(cell, len(self.nb.cells) - 1, timeout)
+        finally:
+            self.nb.cells.pop()
+        return list(cell.outputs)
+
+    def run_notebook(self) -> ExecutionReport:
+        """Run every code cell in order under the per-cell and whole-notebook limits."""
+        report = ExecutionReport()
+        start = time.monotonic()
+        deadline = start + self.limits.notebook_timeout_s
+        for index, cell in enumerate(self.nb.cells):
+            if cell.cell_type != "code":
+                continue
+            gid = _grade_id(cell)
+            left = deadline - time.monotonic()
+            if not self.alive or left <= 0:
+                why = "the kernel is no longer running" if not self.alive else "notebook time limit"
+                report.issues.append(CellIssue(index, gid, "skipped", f"not run: {why}"))
+                continue
+            try:
+                self._execute(cell, index, min(self.limits.cell_timeout_s, left))
+            except KernelTimeout:
+                limit = "cell" if left > self.limits.cell_timeout_s else "notebook"
+                secs = min(self.limits.cell_timeout_s, left)
+                msg = f"stopped after {secs:.0f} s ({limit} time limit)"
+                report.issues.append(CellIssue(index, gid, "timeout", msg))
+                cell.outputs.append(_stderr(f"pt2jax: this cell was {msg}."))
+            except KernelDead as exc:
+                report.issues.append(CellIssue(index, gid, "kernel_died", str(exc)))
+                cell.outputs.append(_stderr(f"pt2jax: {exc}; later cells were not run."))
+            else:
+                for out in cell.outputs:
+                    if out.get("output_type") == "error":
+                        ename, evalue = out.get("ename", "Error"), out.get("evalue", "")
+                        msg = f"{ename}: {evalue}"[:500]
+                        report.issues.append(CellIssue(index, gid, "error", msg))
+            _limit_outputs(cell)
+        report.seconds = time.monotonic() - start
+        report.kernel_alive = self.alive
+        return report
+
+
+def _stderr(text: str) -> Any:
+    return nbformat.v4.new_output("stream", name="stderr", text=text + "\n")
+
+
+def _limit_outputs(cell: Any) -> None:
+    for out in cell.outputs:
+        if out.get("output_type") == "stream" and len(out.get("text", "")) > MAX_STREAM_CHARS:
+            text = out["text"]
+            out["text"] = text[:MAX_STREAM_CHARS] + f"\n... [{len(text) - MAX_STREAM_CHARS} chars cut]\n"

@@ -1,0 +1,141 @@
+"""Judge step: run the hidden pytest checks in the grader's process against probe data."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from .checks import MARKER
+from .errors import CheckFailed, GradingError
+from .probe import Student
+from .seeding import check_seed
+
+__all__ = ["CheckResult", "judge"]
+
+_GRADER_ERROR_FEEDBACK = (
+    "The grader could not finish this check (an internal error, not your fault);"
+    " your instructor has been notified and will look at it."
+)
+
+
+@dataclass
+class CheckResult:
+    """Verdict of one hidden check."""
+
+    name: str
+    grade_id: str
+    points: float
+    max_points: float
+    passed: bool
+    feedback: str
+    description: str = ""
+    hints: list[str] = field(default_factory=list)
+    grader_error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The public JSON fields of a check result."""
+        return asdict(self)
+
+
+class _JudgePlugin:
+    def __init__(self, student: Student, seed: int, student_id: str, assignment: str) -> None:
+        self._student = student
+        self._seed = seed
+        self._student_id = student_id
+        self._assignment = assignment
+        self.results: list[CheckResult] = []
+        self.collect_errors: list[str] = []
+
+    @pytest.fixture
+    def student(self) -> Student:
+        return self._student
+
+    @pytest.fixture
+    def rng(self, request: pytest.FixtureRequest) -> np.random.Generator:
+        name = _check_name(request.node)
+        return np.random.default_rng(
+            check_seed(self._seed, self._student_id, self._assignment, name)
+        )
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.collect_errors.append(f"{report.nodeid}: {report.longreprtext[-2000:]}")
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+        outcome = yield
+        report = outcome.get_result()
+        if report.when == "call" or (report.when == "setup" and report.failed):
+            self.results.append(_verdict(item, call))
+
+
+def _check_name(item: Any) -> str:
+    return f"{Path(str(item.path)).stem}::{item.name}"
+
+
+def _verdict(item: pytest.Item, call: pytest.CallInfo[None]) -> CheckResult:
+    marker = item.get_closest_marker(MARKER)
+    doc = (getattr(item, "function", None).__doc__ or "").strip().splitlines()  # type: ignore[union-attr]
+    description = doc[0] if doc else item.name.removeprefix("test_").replace("_", " ")
+    if marker is None:
+        return CheckResult(_check_name(item), "", 0.0, 0.0, False, _GRADER_ERROR_FEEDBACK,
+                           description, grader_error="check has no @check(grade_id, points)")
+    grade_id, points = marker.kwargs["grade_id"], float(marker.kwargs["points"])
+    result = CheckResult(_check_name(item), grade_id, 0.0, points, False, "", description)
+    exc = call.excinfo.value if call.excinfo is not None else None
+    if exc is None:
+        result.points, result.passed = points, True
+    elif isinstance(exc, CheckFailed):
+        result.feedback, result.hints = exc.feedback, list(exc.hints)
+    else:
+        result.feedback = _GRADER_ERROR_FEEDBACK
+        result.grader_error = f"{type(exc).__name__}: {exc}"[:2000]
+    return result
+
+
+def judge(
+    student: Student,
+    autograder_dir: Path,
+    *,
+    seed: int,
+    student_id: str,
+    assignment: str,
+) -> list[CheckResult]:
+    """Run every check in ``autograder_dir`` and return the verdicts (raises GradingError if none ran)."""
+    if not autograder_dir.is_dir():
+        raise GradingError(f"no hidden checks: {autograder_dir} is not a directory")
+    plugin = _JudgePlugin(student, seed, student_id, assignment)
+    with tempfile.TemporaryDirectory() as tmp:
+        ini = Path(tmp) / "pytest.ini"
+        ini.write_text(f"[pytest]\nmarkers =\n    {MARKER}: pt2jax hidden check\n")
+        args = [
+            str(autograder_dir), "-c", str(ini), "--rootdir", str(autograder_dir),
+            "-p", "no:cacheprovider", "--import-mode=importlib", "-q",
+            "-W", "ignore::DeprecationWarning", "-o", "python_files=test_*.py",
+        ]
+        log = io.StringIO()
+        with contextlib.redirect_stdout(log), _cwd(autograder_dir):
+            code = pytest.main(args, plugins=[plugin])
+    if plugin.collect_errors:
+        raise GradingError("hidden checks failed to load:\n" + "\n".join(plugin.collect_errors))
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or not plugin.results:
+        raise GradingError(f"hidden checks did not run (pytest exit {int(code)}):\n{log.getvalue()[-3000:]}")
+    return plugin.results
+
+
+@contextlib.contextmanager
+def _cwd(path: Path) -> Any:
+    old = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(old)

@@ -1,0 +1,190 @@
+"""Grading one notebook: an explicit list of steps (read, restore, execute, probe + judge, record)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from .config import Course, Limits
+from .errors import GradingError
+from .execute import ExecutionReport, Kernel
+from .judge import CheckResult, judge
+from .probe import KernelStudent, RecordingStudent, Student, _StudentBase
+from .record import record
+from .restore import Flag, restore
+
+__all__ = ["GradeReport", "GradeRequest", "STEPS", "grade_notebook"]
+
+
+@dataclass
+class GradeRequest:
+    """Everything needed to grade one notebook."""
+
+    notebook: Path
+    assignment: str
+    course: Course
+    seed: int
+    student_id: str = "anonymous"
+    autograder: Path | None = None
+    limits: Limits | None = None
+    record_probes: Path | None = None
+    master: Path | None = None  # released notebook to restore from (default: release/<a>/<a>.ipynb)
+
+    @property
+    def master_path(self) -> Path:
+        return self.master or self.course.master(self.assignment)
+
+
+@dataclass
+class GradeReport:
+    """Result of grading one notebook; ``to_json`` is the `pt2jax grade --json` format."""
+
+    assignment: str
+    seed: int
+    student_id: str
+    results: list[CheckResult] = field(default_factory=list)
+    cell_scores: dict[str, tuple[float, float]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    flags: list[Flag] = field(default_factory=list)
+    notebook: nbformat.NotebookNode | None = None
+    execution: ExecutionReport | None = None
+
+    @property
+    def score(self) -> float:
+        return sum(s for s, _ in self.cell_scores.values())
+
+    @property
+    def max_score(self) -> float:
+        return sum(m for _, m in self.cell_scores.values())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "assignment": self.assignment,
+            "student": self.student_id,
+            "seed": self.seed,
+            "score": self.score,
+            "max_score": self.max_score,
+            "cells": {g: {"score": s, "max_score": m} for g, (s, m) in self.cell_scores.items()},
+            "tests": [
+                {k: v for k, v in r.to_json().items() if k in _PUBLIC or (k == "grader_error" and v)}
+                for r in self.results
+            ],
+            "errors": self.errors,
+            "flags": [f.__dict__ for f in self.flags],
+        }
+
+
+_PUBLIC = ("name", "grade_id", "points", "max_points", "passed", "feedback", "description", "hints")
+
+
+@dataclass
+class _State:
+    request: GradeRequest
+    report: GradeReport
+    master: nbformat.NotebookNode
+    submitted: nbformat.NotebookNode | None = None
+    nb: nbformat.NotebookNode | None = None
+    student: Student | None = None
+
+
+class _Unreadable(_StudentBase):
+    """Stands in for a notebook that could not be run: every probe fails with ``reason``."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def _request(self, op: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return {"crashed": self.reason}
+
+
+def _read(state: _State) -> None:
+    try:
+        nb = nbformat.read(state.request.notebook, as_version=4)
+        if not isinstance(nb.get("cells"), list):
+            raise ValueError("it has no list of cells")
+        state.submitted = nb
+    except FileNotFoundError:
+        state.report.errors.append(f"no submitted notebook at {state.request.notebook.name}")
+    except Exception as exc:  # invalid JSON, wrong schema, binary junk ...
+        msg = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        state.report.errors.append(f"the notebook file could not be read ({msg})")
+        state.report.flags.append(Flag("invalid_notebook", msg))
+
+
+def _restore(state: _State) -> None:
+    if state.submitted is None:
+        return
+    result = restore(state.submitted, state.master)
+    state.nb = result.nb
+    state.report.flags.extend(result.flags)
+
+
+def _execute_and_judge(state: _State) -> None:
+    req, report = state.request, state.report
+    autograder = req.autograder or req.course.autograder / req.assignment
+    limits = req.limits or req.course.limits
+    if state.nb is None:
+        reason = report.errors[0] if report.errors else "the notebook could not be run"
+        report.results = judge(_Unreadable(reason), autograder, seed=req.seed,
+                               student_id=req.student_id, assignment=req.assignment)
+        state.nb = _blank_copy(state.master)
+        return
+    with tempfile.TemporaryDirectory(prefix="pt2jax-run-") as tmp:
+        _stage_workdir(req.master_path.parent, Path(tmp))
+        with Kernel(state.nb, Path(tmp), limits) as kernel:
+            report.execution = kernel.run_notebook()
+            for issue in report.execution.issues:
+                if issue.kind != "error":
+                    report.flags.append(Flag(issue.kind, f"cell {issue.index}: {issue.message}", issue.grade_id))
+            student: Any = KernelStudent(kernel, limits.call_timeout_s)
+            if req.record_probes is not None:
+                student = RecordingStudent(student)
+            report.results = judge(student, autograder, seed=req.seed,
+                                   student_id=req.student_id, assignment=req.assignment)
+            if isinstance(student, RecordingStudent) and req.record_probes is not None:
+                student.save(req.record_probes)
+    for r in report.results:
+        if r.grader_error:
+            report.flags.append(Flag("grader_error", f"{r.name}: {r.grader_error}", r.grade_id))
+
+
+def _record(state: _State) -> None:
+    assert state.nb is not None
+    state.report.cell_scores = record(state.nb, state.report.results)
+    state.report.notebook = state.nb
+
+
+STEPS: tuple[Callable[[_State], None], ...] = (_read, _restore, _execute_and_judge, _record)
+
+
+def _blank_copy(master: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    return nbformat.from_dict(json.loads(json.dumps(master)))
+
+
+def _stage_workdir(src: Path, dest: Path) -> None:
+    if not src.is_dir():
+        return
+    for item in src.iterdir():
+        if item.is_file() and item.suffix != ".ipynb":
+            shutil.copy(item, dest / item.name)
+
+
+def grade_notebook(request: GradeRequest) -> GradeReport:
+    """Grade one notebook file; raises GradingError only when grading itself cannot run."""
+    master_path = request.master_path
+    if not master_path.exists():
+        raise GradingError(f"unknown assignment {request.assignment!r}: {master_path} does not exist (run `pt2jax build`?)")
+    master = nbformat.read(master_path, as_version=4)
+    report = GradeReport(request.assignment, request.seed, request.student_id)
+    state = _State(request, report, master)
+    for step in STEPS:
+        step(state)
+    return report
+

@@ -1,0 +1,81 @@
+"""Record step: verdicts become the grade cells' outputs, in the form nbgrader's gradebook reads.
+
+nbgrader scores a code grade cell 0 on an error output, partial credit on a numeric
+``execute_result``, full marks otherwise. The student's kernel never writes these outputs: they
+are replaced wholesale by what the judge decided.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import nbformat
+
+from .judge import CheckResult
+from .studentkit import hint_text
+
+__all__ = ["cell_feedback", "grade_cells", "record"]
+
+
+def grade_cells(nb: nbformat.NotebookNode) -> dict[str, float]:
+    """Map grade_id -> max points for every autograded code cell of ``nb``."""
+    cells = {}
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
+            cells[meta["grade_id"]] = float(meta.get("points", 0))
+    return cells
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def cell_feedback(results: list[CheckResult], max_points: float) -> str:
+    """The text a student reads under a grade cell: one line per check, details for failures."""
+    got = sum(r.points for r in results)
+    lines = [f"Hidden checks: {_fmt(got)} / {_fmt(max_points)} points"]
+    hints: list[str] = []
+    for r in results:
+        mark = "✔" if r.passed else "✘"
+        lines.append(f"{mark} {r.description} ({_fmt(r.points)}/{_fmt(r.max_points)})")
+        if not r.passed:
+            lines += ["    " + line for line in r.feedback.splitlines()]
+            hints += r.hints
+    for hint in dict.fromkeys(hints):
+        lines.append(hint_text(hint))
+    return "\n".join(lines) + "\n"
+
+
+def record(nb: nbformat.NotebookNode, results: list[CheckResult]) -> dict[str, tuple[float, float]]:
+    """Write verdicts into ``nb``'s grade cells; return grade_id -> (score, max_points)."""
+    by_cell: dict[str, list[CheckResult]] = defaultdict(list)
+    for r in results:
+        by_cell[r.grade_id].append(r)
+    scores = {}
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if not (cell.cell_type == "code" and meta.get("grade") and not meta.get("solution")):
+            continue
+        gid, max_points = meta["grade_id"], float(meta.get("points", 0))
+        cell_results = by_cell.get(gid, [])
+        score = min(sum(r.points for r in cell_results), max_points)
+        if not cell_results:
+            text = "No hidden checks ran for this cell; your instructor will grade it.\n"
+            score = 0.0
+        else:
+            text = cell_feedback(cell_results, max_points)
+        outputs: list[Any] = [nbformat.v4.new_output("stream", name="stdout", text=text)]
+        if score <= 0:
+            outputs.append(nbformat.v4.new_output(
+                "error", ename="HiddenChecksFailed", evalue=f"0 / {_fmt(max_points)} points",
+                traceback=[f"HiddenChecksFailed: 0 / {_fmt(max_points)} points (details above)"],
+            ))
+        elif score < max_points:
+            outputs.append(nbformat.v4.new_output(
+                "execute_result", data={"text/plain": _fmt(score)}, execution_count=cell.get("execution_count"),
+            ))
+        cell.outputs = outputs
+        scores[gid] = (score, max_points)
+    return scores
