@@ -62,6 +62,23 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_autograde(args: argparse.Namespace) -> int:
+    from .course import autograde, class_report
+    from .report import format_table
+
+    root = _course(args).root
+    autograde(root, args.assignment, force=args.force)
+    print(format_table(class_report(root, args.assignment).rows))
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .course import demo
+
+    print(demo(_course(args), Path(args.out).resolve(), build=not args.no_build))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``pt2jax`` command."""
     parser = argparse.ArgumentParser(prog="pt2jax", description=__doc__)
@@ -84,6 +101,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--output-notebook", help="write the graded notebook (with feedback) here")
     p.add_argument("--record", help="record every probe request and reply to this JSON file")
     p.set_defaults(func=_cmd_grade)
+
+    p = sub.add_parser("autograde", help="autograde all submissions in an nbgrader course (resumable)")
+    p.add_argument("assignment")
+    p.add_argument("--force", action="store_true", help="regrade students already graded")
+    p.set_defaults(func=_cmd_autograde)
+
+    p = sub.add_parser("demo", help="build, then grade examples/submissions in a fresh nbgrader course")
+    p.add_argument("--out", default="build/demo", help="where the demo course is made")
+    p.add_argument("--no-build", action="store_true", help="use release/ as it is")
+    p.set_defaults(func=_cmd_demo)
 
     args = parser.parse_args(argv)
     try:

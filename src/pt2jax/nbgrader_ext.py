@@ -17,7 +17,7 @@ from typing import Any
 
 import nbformat
 from nbconvert.preprocessors import Preprocessor
-from traitlets import Float, Unicode
+from traitlets import Bool, Float, Unicode
 
 from .config import Limits, tool_env
 
@@ -27,6 +27,7 @@ __all__ = ["PipelineGrade"]
 class PipelineGrade(Preprocessor):
     """Grade the notebook with ``pt2jax grade`` and return the graded notebook."""
 
+    enabled = Bool(True)  # nbconvert skips preprocessors that are not enabled
     course_root = Unicode("", help="course directory (default: the working directory)").tag(config=True)
     margin_s = Float(120.0, help="extra seconds allowed beyond the notebook limit").tag(config=True)
 
