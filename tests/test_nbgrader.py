@@ -1,0 +1,76 @@
+"""The real nbgrader workflow on the tiny course: autograde into the gradebook, feedback, export, resume."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from conftest import TINY, make_course, with_answers
+from pt2jax.build import build_assignment
+from pt2jax.course import DONE_MARK, autograde, class_report, nbgrader
+
+
+@pytest.fixture(scope="module")
+def graded_course(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    course = make_course(tmp_path_factory.mktemp("nbg") / "course")
+    build_assignment(course, TINY, verify=False)
+    root = course.root
+    nbgrader(root, "generate_assignment", TINY, "--force")
+    subs = {
+        "alice": course.solutions / TINY / f"{TINY}.ipynb",
+        "bob": course.release / TINY / f"{TINY}.ipynb",
+    }
+    for student, src in subs.items():
+        dest = root / "submitted" / student / TINY
+        dest.mkdir(parents=True)
+        shutil.copy(src, dest / f"{TINY}.ipynb")
+    erin = root / "submitted" / "erin" / TINY
+    erin.mkdir(parents=True)
+    with_answers(subs["alice"], {"ex01_add_one": "def add_one(x):\n    return x + 1.0001\n"},
+                 erin / f"{TINY}.ipynb")
+    carol = root / "submitted" / "carol" / TINY
+    carol.mkdir(parents=True)
+    (carol / f"{TINY}.ipynb").write_text('{"cells": [ not json')
+    assert sorted(autograde(root, TINY, progress=False)) == ["alice", "bob", "carol", "erin"]
+    return root
+
+
+def test_gradebook_scores(graded_course: Path) -> None:
+    rows = {s: (scores, flags) for s, scores, flags in class_report(graded_course, TINY).rows}
+    assert rows["alice"][0] == {"ex01_add_one_check": (1.0, 1.0), "ex02_int_range_check": (2.0, 2.0)}
+    assert rows["bob"][0] == {"ex01_add_one_check": (0.0, 1.0), "ex02_int_range_check": (0.0, 2.0)}
+    assert rows["erin"][0] == {"ex01_add_one_check": (0.0, 1.0), "ex02_int_range_check": (2.0, 2.0)}
+    assert sum(s for s, _ in rows["carol"][0].values()) == 0
+    assert "invalid_notebook" in rows["carol"][1]
+    kept = graded_course / "submitted" / "carol" / TINY / f"{TINY}.ipynb.unreadable"
+    assert kept.read_text() == '{"cells": [ not json'  # nothing the student sent is lost
+
+
+def test_feedback_teaches_and_hides_the_checks(graded_course: Path) -> None:
+    nbgrader(graded_course, "generate_feedback", TINY, "--force")
+    html = (graded_course / "feedback" / "erin" / TINY / f"{TINY}.html").read_text()
+    assert "Hidden checks: 0 / 1 points" in html
+    assert "expected" in html and "max abs error" in html and "first at index" in html
+    hidden = (graded_course / "autograder" / TINY / "test_tiny.py").read_text()
+    assert "student.call" in hidden and "student.call" not in html
+    carol = (graded_course / "feedback" / "carol" / TINY / f"{TINY}.html").read_text()
+    assert "could not be read as a notebook" in carol
+
+
+def test_export_csv(graded_course: Path, tmp_path: Path) -> None:
+    out = tmp_path / "grades.csv"
+    nbgrader(graded_course, "export", "--to", str(out))
+    lines = out.read_text().splitlines()
+    alice = next(line for line in lines if ",alice," in line)
+    assert ",3.0," in alice
+
+
+def test_a_killed_batch_resumes_without_regrading(graded_course: Path) -> None:
+    assert autograde(graded_course, TINY, progress=False) == []
+    (graded_course / "autograded" / "bob" / TINY / DONE_MARK).unlink()  # as if killed mid-way
+    assert autograde(graded_course, TINY, progress=False) == ["bob"]
+    graded = nbformat.read(graded_course / "autograded" / "bob" / TINY / f"{TINY}.ipynb", as_version=4)
+    assert any(o.get("ename") == "HiddenChecksFailed" for c in graded.cells for o in c.get("outputs", []))
