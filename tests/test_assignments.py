@@ -1,0 +1,104 @@
+"""Every real assignment: check points add up, the solution scores full marks, the stub zero, and
+every wrong-but-plausible variant loses exactly the points it should."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+from conftest import REPO, cell_scores, grade, with_answers
+from pt2jax.checks import MARKER
+from pt2jax.config import Course
+from pt2jax.record import grade_cells
+
+COURSE = Course(REPO)
+ASSIGNMENTS = COURSE.assignments()
+
+
+def _checks(assignment: str) -> list[tuple[str, float, str]]:
+    """(grade_id, points, name) of every hidden check, read from the @check markers."""
+    found = []
+    for path in sorted((COURSE.autograder / assignment).glob("test_*.py")):
+        spec = importlib.util.spec_from_file_location(f"_ag_{assignment}_{path.stem}", path)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        for name, fn in vars(module).items():
+            if name.startswith("test_") and callable(fn):
+                marks = [m for m in getattr(fn, "pytestmark", []) if m.name == MARKER]
+                assert len(marks) == 1, f"{path.name}::{name} needs exactly one @check"
+                found.append((marks[0].kwargs["grade_id"], marks[0].kwargs["points"], name))
+    return found
+
+
+def _variants(assignment: str) -> dict[str, dict[str, Any]]:
+    path = REPO / "tests" / "variants" / f"{assignment}.py"
+    spec = importlib.util.spec_from_file_location(f"_variants_{assignment}", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.VARIANTS
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_check_points_sum_to_cell_points(assignment: str) -> None:
+    cells = grade_cells(nbformat.read(COURSE.master(assignment), as_version=4))
+    total: dict[str, float] = defaultdict(float)
+    for gid, points, _ in _checks(assignment):
+        assert gid in cells, f"a check grades unknown cell {gid}"
+        total[gid] += points
+    assert dict(total) == cells
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_solution_full_marks_and_stub_zero(assignment: str) -> None:
+    sol = grade(COURSE, COURSE.solutions / assignment / f"{assignment}.ipynb", assignment, seed=11)
+    failed = [(t["name"], t["feedback"]) for t in sol["tests"] if not t["passed"]]
+    assert sol["score"] == sol["max_score"] > 0, failed
+    assert not sol["flags"], sol["flags"]
+    stub = grade(COURSE, COURSE.master(assignment), assignment, seed=11)
+    assert stub["score"] == 0 and stub["max_score"] == sol["max_score"]
+    assert not [t for t in stub["tests"] if t.get("grader_error")]
+
+
+def _disjoint_groups(variants: dict[str, dict[str, Any]]) -> list[list[str]]:
+    """Pack variants touching different answer and grade cells into one notebook each."""
+    groups: list[tuple[set[str], list[str]]] = []
+    for name, v in variants.items():
+        touched = set(v["answers"]) | set(v["lost"])
+        for used, names in groups:
+            if not used & touched:
+                used |= touched
+                names.append(name)
+                break
+        else:
+            groups.append((touched, [name]))
+    return [names for _, names in groups]
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_wrong_but_plausible_variants_lose_exactly_their_points(assignment: str, tmp_path: Path) -> None:
+    variants = _variants(assignment)
+    assert len(variants) >= 5
+    solution = COURSE.solutions / assignment / f"{assignment}.ipynb"
+    full = grade_cells(nbformat.read(COURSE.master(assignment), as_version=4))
+    for i, names in enumerate(_disjoint_groups(variants)):
+        answers: dict[str, str] = {}
+        expected = dict(full)
+        for name in names:
+            answers.update(variants[name]["answers"])
+            for gid, lost in variants[name]["lost"].items():
+                expected[gid] -= lost
+        nb = with_answers(solution, answers, tmp_path / f"group{i}.ipynb")
+        report = grade(COURSE, nb, assignment, seed=5 + i)
+        got = cell_scores(report)
+        wrong = {g: (got[g], expected[g]) for g in full if got[g] != expected[g]}
+        assert not wrong, f"variants {names}: cell -> (got, expected) {wrong}"
+        for t in report["tests"]:
+            if not t["passed"]:
+                assert t["feedback"], f"{t['name']} failed without feedback"
