@@ -10,8 +10,8 @@ from typing import Any
 
 import nbformat
 import pytest
-
 from conftest import REPO, cell_scores, grade, with_answers
+
 from pt2jax.checks import MARKER
 from pt2jax.config import Course
 from pt2jax.record import grade_cells

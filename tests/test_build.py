@@ -9,8 +9,8 @@ from pathlib import Path
 
 import jupytext
 import pytest
-
 from conftest import FIXTURE_COURSE, REPO, TINY, make_course
+
 from pt2jax.build import BuildError, build_assignment, generate, md_to_notebook, notebook_bytes, strip_outputs
 from pt2jax.config import Course
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from conftest import TINY, make_course, with_answers
+
 from pt2jax.build import build_assignment
 from pt2jax.course import DONE_MARK, autograde, class_report, nbgrader
 

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import nbformat
-
 from conftest import TINY, cell_scores, grade, with_answers
+
 from pt2jax.config import Course
 
 

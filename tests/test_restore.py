@@ -51,7 +51,9 @@ def master_nb():
             answer("ex02_total", "def total(x):\n    raise NotImplementedError()"),
             grade("ex02_total_check", "check(total(1) == 1, 'total')", 3),
         ],
-        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
     )
 
 
@@ -292,9 +294,22 @@ def test_renamed_answer_cell_is_missing_and_unknown():
     _by_gid(student, "ex02_total").metadata.nbgrader.grade_id = "ex02_totally"
     master = master_nb()
     result = restore(student, master)
-    assert sorted(_flags(result)) == [("missing_cell", "ex02_total"), ("unknown_cell", "ex02_totally")]
+    assert sorted(_flags(result)) == [
+        ("missing_cell", "ex02_total"),
+        ("unknown_cell", "ex02_totally"),
+    ]
     assert _by_gid(result.nb, "ex02_total").source == _by_gid(master, "ex02_total").source
     assert ANSWERS["ex02_total"] in [c.source for c in result.nb.cells]
+
+
+def test_empty_student_notebook_gets_the_master_back():
+    master = master_nb()
+    result = restore(new_notebook(), master)
+    assert _gids(result.nb) == MASTER_GIDS
+    assert sorted(_flags(result)) == sorted(("missing_cell", g) for g in MASTER_GIDS)
+    for gid in MASTER_GIDS:
+        assert _by_gid(result.nb, gid).source == _by_gid(master, gid).source
+    _valid(result.nb)
 
 
 def test_ids_unique_even_when_student_ids_collide():

@@ -6,7 +6,7 @@ the result back as the same kind of plain data on a private MIME type. Nothing h
 the grader: student code can replace any of it, which only changes the student's own answers.
 """
 
-# ruff: noqa: N807  (dunder-style names keep the helpers out of the student's way)
+
 import base64 as _b64
 import io as _io
 import json as _json
@@ -141,8 +141,8 @@ def __pt2jax_reset_jax():
     for name, value in _JAX_RESET.items():
         try:
             jax.config.update(name, value)
-        except Exception:
-            pass
+        except Exception:  # noqa: SIM105  (contextlib is one more name the student could patch)
+            continue
 
 
 def __pt2jax_probe__(request_b64):

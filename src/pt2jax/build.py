@@ -21,11 +21,11 @@ from .errors import GradingError
 
 __all__ = [
     "BuildError",
+    "build_assignment",
     "generate",
     "md_to_notebook",
     "notebook_bytes",
     "strip_outputs",
-    "build_assignment",
 ]
 
 STUDENT_HELPER = "pt2jax_check.py"

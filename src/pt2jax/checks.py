@@ -41,7 +41,7 @@ def check(grade_id: str, points: float) -> Callable[[F], F]:
     """Declare a hidden check worth ``points`` of the grade cell ``grade_id``."""
     if points <= 0:
         raise ValueError("a check must be worth a positive number of points")
-    return getattr(pytest.mark, MARKER)(grade_id=grade_id, points=float(points))  # type: ignore[no-any-return]
+    return getattr(pytest.mark, MARKER)(grade_id=grade_id, points=float(points))
 
 
 def fail(message: str, hint: str | None = None) -> None:

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .config import Course, tool_env
@@ -56,7 +56,7 @@ def autograde(root: Path, assignment: str, *, force: bool = False, progress: boo
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text(proc.stdout + proc.stderr)
         if proc.returncode == 0 and done.parent.is_dir():
-            done.write_text(datetime.now(timezone.utc).isoformat() + "\n")
+            done.write_text(datetime.now(UTC).isoformat() + "\n")
             graded.append(student)
         else:
             tqdm.write(f"  {student}: nbgrader could not autograde this submission (see {log})")

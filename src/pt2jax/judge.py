@@ -83,7 +83,7 @@ def _check_name(item: Any) -> str:
 
 def _verdict(item: pytest.Item, call: pytest.CallInfo[None]) -> CheckResult:
     marker = item.get_closest_marker(MARKER)
-    doc = (getattr(item, "function", None).__doc__ or "").strip().splitlines()  # type: ignore[union-attr]
+    doc = (getattr(item, "function", None).__doc__ or "").strip().splitlines()
     description = doc[0] if doc else item.name.removeprefix("test_").replace("_", " ")
     if marker is None:
         return CheckResult(_check_name(item), "", 0.0, 0.0, False, _GRADER_ERROR_FEEDBACK,

@@ -20,7 +20,7 @@ from .probe import KernelStudent, RecordingStudent, Student, _StudentBase
 from .record import record
 from .restore import Flag, restore
 
-__all__ = ["GradeReport", "GradeRequest", "STEPS", "grade_notebook"]
+__all__ = ["STEPS", "GradeReport", "GradeRequest", "grade_notebook"]
 
 
 @dataclass
@@ -180,7 +180,9 @@ def grade_notebook(request: GradeRequest) -> GradeReport:
     """Grade one notebook file; raises GradingError only when grading itself cannot run."""
     master_path = request.master_path
     if not master_path.exists():
-        raise GradingError(f"unknown assignment {request.assignment!r}: {master_path} does not exist (run `pt2jax build`?)")
+        raise GradingError(
+            f"unknown assignment {request.assignment!r}: {master_path} does not exist (run `pt2jax build`?)"
+        )
     master = nbformat.read(master_path, as_version=4)
     report = GradeReport(request.assignment, request.seed, request.student_id)
     state = _State(request, report, master)

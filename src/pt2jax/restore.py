@@ -67,7 +67,8 @@ def restore(student: nbformat.NotebookNode, master: nbformat.NotebookNode) -> Re
         gid = _gid(cell)
         if gid in anchors:
             if gid in answers:
-                flags.append(Flag("duplicate_cell", f"cell '{gid}' appears more than once; the first copy is graded", gid))
+                msg = f"cell '{gid}' appears more than once; the first copy is graded"
+                flags.append(Flag("duplicate_cell", msg, gid))
                 extras[current].append(_plain(cell))
                 continue
             answers[gid] = cell
@@ -75,7 +76,8 @@ def restore(student: nbformat.NotebookNode, master: nbformat.NotebookNode) -> Re
             extras.setdefault(gid, [])
         else:
             if gid is not None:
-                flags.append(Flag("unknown_cell", f"cell '{gid}' is not part of the assignment; run as an ordinary cell", gid))
+                msg = f"cell '{gid}' is not part of the assignment; run as an ordinary cell"
+                flags.append(Flag("unknown_cell", msg, gid))
             if cell.get("cell_type") == "code" or gid is None:
                 extras[current].append(_plain(cell))
 

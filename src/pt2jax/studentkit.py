@@ -256,7 +256,7 @@ def _compare_values(
 ) -> Mismatch | None:
     if got.size == 0:
         return None
-    if got.dtype.kind in "biu" and want.dtype.kind in "biu" or got.dtype == bool:
+    if (got.dtype.kind in "biu" and want.dtype.kind in "biu") or got.dtype == bool:
         bad = np.asarray(got != want)
         if not bad.any():
             return None

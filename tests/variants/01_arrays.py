@@ -262,4 +262,101 @@ VARIANTS = {
         },
         "lost": {"ex17_summary_check": 1},
     },
+    "alternative_spellings": {
+        "description": "not wrong: correct answers spelled differently from the solution (jnp.array,"
+        " jnp.concat, methods, segment_sum, explicit masks...); the checks judge behaviour, so nothing is lost",
+        "answers": {
+            "ex01_from_list": "def from_list(data):\n    return jnp.array(data)\n",
+            "ex02_copy_to_jax": (
+                "def copy_to_jax(x):\n"
+                "    if isinstance(x, torch.Tensor):\n"
+                "        return jnp.array(x.detach().numpy())\n"
+                "    return jnp.array(x)\n"
+            ),
+            "ex03_dlpack": (
+                "def torch_to_jax(t):\n"
+                "    return jax.dlpack.from_dlpack(t.detach().contiguous())\n"
+                "\n"
+                "\n"
+                "def jax_to_torch(a):\n"
+                "    return torch.utils.dlpack.from_dlpack(a)\n"
+            ),
+            "ex04_like": (
+                "def like(x, value):\n"
+                "    return (jnp.zeros(x.shape, x.dtype), jnp.ones(x.shape, dtype=x.dtype),\n"
+                "            jnp.full(x.shape, value, dtype=x.dtype))\n"
+            ),
+            "ex05_exact_sum": (
+                "def exact_sum(values):\n"
+                "    with jax.enable_x64():\n"
+                "        total = jnp.sum(jnp.array(values, dtype=jnp.int64))\n"
+                "    return total\n"
+            ),
+            "ex06_two_draws": (
+                "def two_draws(key, n):\n"
+                "    key, sub = jax.random.split(key)\n"
+                "    a = jax.random.normal(sub, shape=(n,))\n"
+                "    key, sub = jax.random.split(key)\n"
+                "    return a, jax.random.normal(sub, shape=(n,), dtype=jnp.float32)\n"
+            ),
+            "ex07_step_noise": (
+                "def step_noise(key, step, n):\n"
+                "    step_key = jax.random.fold_in(key, step)\n"
+                "    return jax.random.uniform(step_key, shape=(n,), dtype=jnp.float32, minval=0.0, maxval=1.0)\n"
+            ),
+            "ex08_describe": (
+                "def describe(x):\n"
+                "    (device,) = x.devices()\n"
+                "    return dict(shape=tuple(x.shape), ndim=len(x.shape), numel=int(np.prod(x.shape)),\n"
+                "                dtype=str(x.dtype), device=jax.devices().index(device))\n"
+            ),
+            "ex09_set_column": (
+                "def set_column(x, j, value):\n"
+                "    cols = jnp.arange(x.shape[1])\n"
+                "    return jnp.where(cols == j % x.shape[1], jnp.asarray(value, dtype=x.dtype), x)\n"
+            ),
+            "ex10_scatter_add": (
+                "def scatter_add(x, idx, v):\n"
+                "    return x + jax.ops.segment_sum(v, idx, num_segments=x.shape[0])\n"
+            ),
+            "ex11_devices": (
+                "def to_device(x, i):\n"
+                "    return jax.device_put(x, device=jax.devices('cpu')[i])\n"
+                "\n"
+                "\n"
+                "def add_on_first(a, b):\n"
+                "    (device,) = a.devices()\n"
+                "    return jnp.add(a, jax.device_put(b, device))\n"
+            ),
+            "ex12_index_tour": (
+                "def index_tour(x, rows):\n"
+                "    return x[np.array(rows)], jnp.flip(x, axis=1), x[1:x.shape[0] - 1, 1:x.shape[1] - 1]\n"
+            ),
+            "ex13_safe_take": (
+                "def safe_take(x, idx, fill):\n"
+                "    n = x.shape[0]\n"
+                "    valid = (idx >= -n) & (idx < n)\n"
+                "    return jnp.where(valid, x[jnp.where(valid, idx, 0)], fill)\n"
+            ),
+            "ex14_checked_take": (
+                "def checked_take(x, idx):\n"
+                "    n = len(x)\n"
+                "    if int(idx.min()) < -n or int(idx.max()) >= n:\n"
+                "        raise IndexError('index out of range')\n"
+                "    return x.at[idx].get()\n"
+            ),
+            "ex15_join": "def join(xs):\n    return jnp.concat(xs, axis=1), jnp.stack(xs, axis=2)\n",
+            "ex16_matmul_relu_add": (
+                "def matmul_relu_add(x, y):\n    return jnp.maximum(jnp.matmul(x, y), 0) + x\n"
+            ),
+            "ex17_summary": "def summary(x):\n    return float(jnp.sum(x)), np.array(x)\n",
+            "ex18_reduce_tour": (
+                "def reduce_tour(x):\n"
+                "    return (jnp.sum(x, axis=0), jnp.mean(x, axis=1)[:, None],\n"
+                "            x / jnp.sum(x, axis=1)[:, jnp.newaxis])\n"
+            ),
+            "ex19_max_with_index": "def max_with_index(x):\n    return x.max(axis=1), x.argmax(axis=1)\n",
+        },
+        "lost": {},
+    },
 }
