@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import math
 import os
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import nbformat
+from jupyter_client import AsyncKernelManager
+from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
-from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbclient.exceptions import DeadKernelError
 
 from .config import Limits
 
@@ -60,12 +64,19 @@ class Kernel:
         self.nb = nb
         self.limits = limits
         self.alive = False
+        # IPC sockets in a private folder: no TCP port another local process could reach
+        self._sockets = tempfile.TemporaryDirectory(prefix="pt2jax-kernel-")
+        km = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(Path(self._sockets.name) / "k"))
         self._client = NotebookClient(
             nb,
+            km=km,
             timeout=limits.cell_timeout_s,
             kernel_name="python3",
             allow_errors=True,
-            interrupt_on_timeout=False,
+            # nbclient interrupts on timeout and hands back this reply; raising instead would leave
+            # its iopub reader running, and that reader eats the next cells' outputs
+            interrupt_on_timeout=True,
+            error_on_timeout={"ename": "CellTimeout", "evalue": "time limit", "traceback": []},
             record_timing=False,
             startup_timeout=120,
             resources={"metadata": {"path": str(workdir)}},
@@ -75,7 +86,7 @@ class Kernel:
     def __enter__(self) -> Kernel:
         env = {k: v for k, v in os.environ.items() if not k.startswith(_SECRET_PREFIXES)}
         env["PYTHONDONTWRITEBYTECODE"] = "1"
-        self._ctx = self._client.setup_kernel(env=env)
+        self._ctx = self._client.setup_kernel(env=env, cleanup_kc=True)  # we made the km: clean up
         self._ctx.__enter__()
         self.alive = True
         return self
@@ -84,38 +95,52 @@ class Kernel:
         try:
             self._ctx.__exit__(None, None, None)
         except Exception:
-            if self._client.km is not None:
-                self._client.km.shutdown_kernel(now=True)
+            self._kill()
         self.alive = False
+        self._sockets.cleanup()
+
+    def _kill(self) -> None:
+        if self._client.km is not None:
+            run_sync(self._client.km.shutdown_kernel)(now=True)
 
     def _execute(self, cell: Any, index: int, timeout: float) -> None:
         if not self.alive:
             raise KernelDead("the kernel is no longer running")
-        self._client.timeout = max(1, int(timeout))
+        limit = max(1, math.ceil(timeout))
+        self._client.timeout = limit
+        start = time.monotonic()
         try:
             self._client.execute_cell(cell, index)
-        except CellTimeoutError:
-            self._recover_from_timeout()
-            raise KernelTimeout(f"ran past {timeout:g} s") from None
         except DeadKernelError:
             self.alive = False
             raise KernelDead("the kernel died (the code exited or was killed)") from None
+        if time.monotonic() - start >= limit:
+            self._wait_until_responsive()
+            raise KernelTimeout(f"ran past {limit} s")
 
-    def _recover_from_timeout(self) -> None:
-        """Interrupt the kernel; if it does not come back promptly, shut it down."""
-        assert self._client.km is not None
+    def _ping(self, timeout: float) -> bool:
+        ping = nbformat.v4.new_code_cell("print('pt2jax-alive')")
+        self.nb.cells.append(ping)
+        self._client.timeout = max(1, int(timeout))
         try:
-            self._client.km.interrupt_kernel()
-            probe = nbformat.v4.new_code_cell("pass")
-            self.nb.cells.append(probe)
-            self._client.timeout = 15
-            try:
-                self._client.execute_cell(probe, len(self.nb.cells) - 1)
-            finally:
-                self.nb.cells.pop()
-        except (CellTimeoutError, DeadKernelError, RuntimeError):
-            self._client.km.shutdown_kernel(now=True)
-            self.alive = False
+            self._client.execute_cell(ping, len(self.nb.cells) - 1)
+        finally:
+            self.nb.cells.pop()
+        return any("pt2jax-alive" in o.get("text", "") for o in ping.outputs)
+
+    def _wait_until_responsive(self, seconds: float = 15) -> None:
+        """After an interrupted cell, ping until a ping really runs (ipykernel may abort requests
+        queued behind the interrupted one); a kernel that never answers is shut down."""
+        deadline = time.monotonic() + seconds
+        try:
+            while time.monotonic() < deadline:
+                if self._ping(deadline - time.monotonic()):
+                    return
+                time.sleep(0.2)
+        except DeadKernelError:
+            pass
+        self._kill()
+        self.alive = False
 
     def run_code(self, code: str, timeout: float) -> list[Any]:
         """Run ``code`` (not part of the notebook) and return its outputs."""
