@@ -132,12 +132,6 @@ def test_gradebook_reads_intended_partial_score(passed_points, max_points):
     assert _gradebook(nb, "ex01_check") == (intended, max_points)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the partial score is written with '{:g}' (6 significant digits), so the "
-    "gradebook reads 0.666667 for 2/3 (and 0.3 for 0.1 + 0.2) while record() returns the "
-    "unrounded score",
-)
 @pytest.mark.parametrize("passed_points", [[1 / 3, 1 / 3], [0.1, 0.2]], ids=["thirds", "tenths"])
 def test_gradebook_reads_the_returned_score_exactly(passed_points):
     nb = notebook()
@@ -148,12 +142,6 @@ def test_gradebook_reads_the_returned_score_exactly(passed_points):
     assert _gradebook(nb, "ex01_check") == (scores["ex01_check"][0], 1.0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: check points are summed in floating point, so ten passing 0.1-point checks "
-    "score 0.9999999999999999 < 1: the cell is recorded as partial credit (execute_result) "
-    "and record() returns less than full marks",
-)
 def test_all_checks_passing_is_full_marks_despite_float_sums():
     nb = notebook()
     _cell(nb, "ex01_check").metadata.nbgrader.points = 1

@@ -275,11 +275,6 @@ def test_unknown_grade_id_code_cell_runs_as_plain_cell():
     assert _gids(result.nb) == MASTER_GIDS
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a non-code cell with an unknown grade_id is flagged 'run as an ordinary cell' "
-    "but silently dropped (only code cells and unlabelled cells are kept)",
-)
 def test_unknown_grade_id_markdown_cell_is_kept():
     student = student_nb()
     cell = new_markdown_cell("My written answer", metadata=_meta("ex99_essay", solution=True))

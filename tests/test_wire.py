@@ -151,19 +151,11 @@ def test_non_contiguous_array_to_kernel(kernel):
     assert got.shape == (2, 3)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: wire._npy uses np.ascontiguousarray, which turns 0-d arrays into shape (1,)",
-)
 def test_zero_dim_array_to_kernel(kernel):
     got = to_kernel(kernel, np.array(5, np.int32))
     assert got.shape == ()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: as_jax(scalar) arrives as shape (1,) (np.ascontiguousarray in wire._npy)",
-)
 def test_zero_dim_as_jax_to_kernel(kernel):
     got = to_kernel(kernel, as_jax(np.float32(2.5)))
     assert got.shape == ()
@@ -349,12 +341,6 @@ def test_torch_bfloat16_from_kernel(kernel):
     np.testing.assert_array_equal(got.value, [1.5, -0.25, 3.0])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (minor): the kernel side converts torch float16 values to float32, although "
-    "numpy has float16 and docs/authoring.md promises .value 'with the exact dtype' "
-    "(facts_of keeps float16)",
-)
 def test_torch_float16_value_keeps_its_dtype(kernel):
     got = from_kernel(kernel, torch.tensor([0.5, 1.5], dtype=torch.float16))
     assert got.dtype == "float16"
@@ -369,22 +355,12 @@ def test_prng_key_from_kernel(kernel):
     np.testing.assert_array_equal(got.value, np.asarray(jax.random.key_data(key)))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a returned PRNG key's StudentArray.shape is its key_data shape ((2,) for one "
-    "key), not the key's shape (facts_of says ()), so expect_array(key, key) fails",
-)
 @pytest.mark.parametrize("n", [None, 3])
 def test_prng_key_shape_from_kernel(kernel, n):
     key = jax.random.key(42) if n is None else jax.random.split(jax.random.key(42), n)
     assert from_kernel(kernel, key).shape == tuple(key.shape)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: _kernel_side.__pt2jax_npy uses np.ascontiguousarray, so 0-d results "
-    "(jnp.sum(x), np.float32(1)) come back with shape (1,)",
-)
 @pytest.mark.parametrize(
     "value",
     [jnp.asarray(2.0), jnp.sum(jnp.arange(4)), np.float32(1.0), np.array(3), torch.tensor(1.5)],
@@ -579,21 +555,11 @@ def test_decode_reply_size_limit_is_checked_before_parsing(monkeypatch):
         decode_reply('{"a": "0123456789"}')
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: deeply nested JSON makes json.loads raise RecursionError, which decode_reply "
-    "does not turn into WireError (the probe then reports a grader error)",
-)
 def test_decode_reply_refuses_deeply_nested_json():
     with pytest.raises(WireError):
         decode_reply("[" * 100_000 + "]" * 100_000)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an integer literal over Python's 4300-digit limit makes json.loads raise a "
-    "plain ValueError (not JSONDecodeError), which escapes decode_reply",
-)
 def test_decode_reply_refuses_huge_integer_literal():
     with pytest.raises(WireError):
         decode_reply('{"value": ' + "1" * 5000 + "}")

@@ -27,7 +27,7 @@ def __pt2jax_npy(a):
     import numpy as np
 
     buf = _io.BytesIO()
-    np.save(buf, np.ascontiguousarray(a), allow_pickle=False)
+    np.save(buf, np.asarray(a), allow_pickle=False)  # keeps 0-d arrays 0-d
     return _b64.b64encode(buf.getvalue()).decode("ascii")
 
 
@@ -114,17 +114,20 @@ def __pt2jax_array_facts(obj, kind):
         facts["dtype"] = str(obj.dtype)
         if jax.dtypes.issubdtype(obj.dtype, jax.dtypes.prng_key):
             facts["kind"] = "jax.PRNGKey"
+            facts["shape"] = [int(n) for n in obj.shape]  # the keys' shape, not the key data's
             value = np.asarray(jax.random.key_data(obj))
         else:
             value = np.asarray(obj)
     elif kind == "torch.Tensor":
         facts["dtype"] = str(obj.dtype).removeprefix("torch.")
         facts["device"] = str(obj.device)
-        t = obj.detach().cpu()
-        if not t.dtype.is_floating_point or t.element_size() >= 4 or t.is_complex():
+        import torch
+
+        t = obj.detach().cpu().resolve_conj().resolve_neg()
+        try:
             value = t.numpy()
-        else:
-            value = t.float().numpy()
+        except TypeError:  # bfloat16, complex32, float8: no NumPy dtype; the values travel as float32/complex64
+            value = (t.to(torch.complex64) if t.is_complex() else t.float()).numpy()
     else:
         value = np.asarray(obj)
         facts["dtype"] = str(value.dtype)

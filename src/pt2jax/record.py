@@ -60,7 +60,10 @@ def record(nb: nbformat.NotebookNode, results: list[CheckResult]) -> dict[str, t
             continue
         gid, max_points = meta["grade_id"], float(meta.get("points", 0))
         cell_results = by_cell.get(gid, [])
-        score = min(sum(r.points for r in cell_results), max_points)
+        # one rounding, used both for the output nbgrader reads and for the returned score
+        score = round(min(sum(r.points for r in cell_results), max_points), 6)
+        if cell_results and all(r.passed for r in cell_results):
+            score = max_points
         if not cell_results:
             text = "No hidden checks ran for this cell; your instructor will grade it.\n"
             score = 0.0
@@ -74,7 +77,7 @@ def record(nb: nbformat.NotebookNode, results: list[CheckResult]) -> dict[str, t
             ))
         elif score < max_points:
             outputs.append(nbformat.v4.new_output(
-                "execute_result", data={"text/plain": _fmt(score)}, execution_count=cell.get("execution_count"),
+                "execute_result", data={"text/plain": repr(score)}, execution_count=cell.get("execution_count"),
             ))
         cell.outputs = outputs
         scores[gid] = (score, max_points)

@@ -67,9 +67,8 @@ def restore(student: nbformat.NotebookNode, master: nbformat.NotebookNode) -> Re
         gid = _gid(cell)
         if gid in anchors:
             if gid in answers:
-                msg = f"cell '{gid}' appears more than once; the first copy is graded"
+                msg = f"cell '{gid}' appears more than once; only the first copy is run and graded"
                 flags.append(Flag("duplicate_cell", msg, gid))
-                extras[current].append(_plain(cell))
                 continue
             answers[gid] = cell
             current = gid
@@ -78,8 +77,7 @@ def restore(student: nbformat.NotebookNode, master: nbformat.NotebookNode) -> Re
             if gid is not None:
                 msg = f"cell '{gid}' is not part of the assignment; run as an ordinary cell"
                 flags.append(Flag("unknown_cell", msg, gid))
-            if cell.get("cell_type") == "code" or gid is None:
-                extras[current].append(_plain(cell))
+            extras[current].append(_plain(cell))
 
     out = nbformat.v4.new_notebook(metadata=copy.deepcopy(master.metadata))
     out.cells.extend(extras[None])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import secrets
 from pathlib import Path
@@ -32,5 +33,5 @@ def base_seed(secret: str) -> int:
 
 def check_seed(base: int, student: str, assignment: str, check: str) -> int:
     """Seed of one check for one student: different per student, identical on regrade."""
-    text = f"{base}|{student}|{assignment}|{check}".encode()
+    text = json.dumps([base, student, assignment, check]).encode()  # unambiguous joining
     return int.from_bytes(hashlib.sha256(text).digest()[:8]) >> 1

@@ -86,7 +86,7 @@ def prng_key(seed: int) -> _Tagged:
 
 def _npy(array: np.ndarray) -> str:
     buf = io.BytesIO()
-    np.save(buf, np.ascontiguousarray(array), allow_pickle=False)
+    np.save(buf, np.asarray(array), allow_pickle=False)  # keeps 0-d arrays 0-d
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
@@ -115,8 +115,8 @@ def decode_reply(text: str) -> dict[str, Any]:
         raise WireError(f"reply of {len(text)} bytes exceeds {MAX_REPLY_BYTES}")
     try:
         reply = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise WireError(f"reply is not JSON: {exc}") from None
+    except (ValueError, RecursionError) as exc:  # bad JSON, >4300-digit ints, absurd nesting
+        raise WireError(f"reply is not JSON: {str(exc)[:200]}") from None
     if not isinstance(reply, dict):
         raise WireError("reply is not a JSON object")
     return reply
@@ -163,11 +163,18 @@ def _decode_array(body: dict[str, Any]) -> StudentArray:
     if type(value) is not np.ndarray or value.dtype.kind not in "biufc" or value.dtype.fields:
         raise WireError("array payload is not a plain numeric array")
     weak, device, committed = body.get("weak_type"), body.get("device"), body.get("committed")
+    shape = tuple(int(n) for n in value.shape)
+    if kind == "jax.PRNGKey":  # value holds key data, one trailing axis more than the keys
+        claimed = body.get("shape")
+        if not (isinstance(claimed, list) and all(type(n) is int for n in claimed)
+                and tuple(claimed) == shape[: len(claimed)] and len(claimed) < len(shape)):
+            raise WireError("malformed PRNG key shape")
+        shape = tuple(claimed)
     return StudentArray(
         value=value,
         kind=kind,
         dtype=dtype[:40],
-        shape=tuple(int(n) for n in value.shape),
+        shape=shape,
         weak_type=weak if isinstance(weak, bool) else None,
         device=device[:200] if isinstance(device, str) else None,
         committed=committed if isinstance(committed, bool) else None,
