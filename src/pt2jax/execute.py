@@ -101,7 +101,7 @@ class Kernel:
 
     def _kill(self) -> None:
         if self._client.km is not None:
-            run_sync(self._client.km.shutdown_kernel)(now=True)
+            run_sync(self._client.km.shutdown_kernel)(now=True)  # type: ignore[arg-type]  # async km
 
     def _execute(self, cell: Any, index: int, timeout: float) -> None:
         if not self.alive:

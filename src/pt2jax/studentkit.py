@@ -260,10 +260,7 @@ def _compare_values(
     ctype = np.complex128 if "c" in (got.dtype.kind, want.dtype.kind) else np.float64
     g, w = got.astype(ctype), want.astype(ctype)
     with np.errstate(all="ignore"):
-        if exact:
-            bad = np.asarray(got != want)
-        else:
-            bad = ~np.isclose(g, w, rtol=rtol, atol=atol, equal_nan=True)
+        bad = np.asarray(got != want) if exact else ~np.isclose(g, w, rtol=rtol, atol=atol, equal_nan=True)
         if not bad.any():
             return None
         # error figures over the mismatching positions only; NaN or inf there counts as infinite
