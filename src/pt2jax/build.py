@@ -73,7 +73,8 @@ def strip_outputs(nb: Any) -> Any:
     return nb
 
 
-def _stage_source(course: Course, assignment: str) -> None:
+def stage_source(course: Course, assignment: str) -> None:
+    """Write source/<a>/<a>.ipynb from the .md, and the helper files nbgrader ships beside it."""
     folder = course.source / assignment
     nb = md_to_notebook(folder / f"{assignment}.md")
     (folder / f"{assignment}.ipynb").write_bytes(notebook_bytes(nb))
@@ -108,7 +109,7 @@ def generate(course: Course, assignment: str, stage: Path) -> tuple[Path, Path]:
     """Regenerate the source notebook and run nbgrader into ``stage``; return (release, solutions) dirs."""
     if not (course.source / assignment / f"{assignment}.md").exists():
         raise BuildError(f"no source/{assignment}/{assignment}.md")
-    _stage_source(course, assignment)
+    stage_source(course, assignment)
     _nbgrader(course, "generate_assignment", assignment, stage)
     _nbgrader(course, "generate_solution", assignment, stage)
     release, solutions = stage / "release" / assignment, stage / "solutions" / assignment
@@ -126,9 +127,9 @@ class BuildResult:
     stub_score: tuple[float, float] | None = None
 
 
-def build_assignment(course: Course, assignment: str, *, verify: bool = True) -> BuildResult:
+def build_assignment(course: Course, assignment: str, *, verify: bool = True, install: bool = True) -> BuildResult:
     """Generate release/ and solutions/ for one assignment; refuse if the solution is not full
-    marks or the stub is not zero."""
+    marks or the stub is not zero. ``install=False`` verifies without touching release/ and solutions/."""
     from .pipeline import GradeRequest, grade_notebook
 
     result = BuildResult(assignment)
@@ -159,6 +160,8 @@ def build_assignment(course: Course, assignment: str, *, verify: bool = True) ->
                             f" Checks passing on the stub: {', '.join(passed)}"
                         )
         for produced, dest in ((release, course.release / assignment), (solutions, course.solutions / assignment)):
+            if not install:
+                break
             if dest.exists():
                 shutil.rmtree(dest)
             shutil.copytree(produced, dest)

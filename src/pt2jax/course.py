@@ -153,7 +153,10 @@ def _make_demo_course(repo: Course, dest: Path, assignments: list[str]) -> None:
     dest.mkdir(parents=True)
     for name in ("nbgrader_config.py", "pyproject.toml"):
         shutil.copy(repo.root / name, dest / name)
+    from .build import stage_source
+
     for assignment in assignments:
+        stage_source(repo, assignment)
         shutil.copytree(repo.source / assignment, dest / "source" / assignment,
                         ignore=shutil.ignore_patterns("*.md", ".ipynb_checkpoints"))
         shutil.copytree(repo.autograder / assignment, dest / "autograder" / assignment,
@@ -175,8 +178,11 @@ def demo(repo: Course, out: Path, *, build: bool = True) -> str:
         raise GradingError(f"no sample submissions under {examples}")
     for assignment in assignments:
         if build:
-            print(f"building {assignment} (solution must score full marks, stub zero) ...", flush=True)
-            build_assignment(repo, assignment)
+            print(f"building {assignment}: the solution must score full marks and the stub zero ...", flush=True)
+            result = build_assignment(repo, assignment, install=False)
+            assert result.solution_score and result.stub_score
+            print(f"  solution {result.solution_score[0]:g}/{result.solution_score[1]:g},"
+                  f" stub {result.stub_score[0]:g}/{result.stub_score[1]:g}", flush=True)
     course = out / "course"
     _make_demo_course(repo, course, assignments)
     texts = []
