@@ -30,6 +30,9 @@ def grade_histogram(report: ClassReport, path: Path) -> Path:
     ]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     ax1.hist(totals, bins=min(10, max(len(totals), 1)), range=(0, top), color="#4C72B0")
+    from matplotlib.ticker import MaxNLocator
+
+    ax1.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax1.set(title=f"{report.assignment}: total scores", xlabel=f"points (of {top:g})", ylabel="students")
     ax2.barh([g.removesuffix("_check") for g in cells], [100 * r for r in rate], color="#55A868")
     ax2.set(title="share of points earned per exercise", xlabel="%", xlim=(0, 100))

@@ -20,19 +20,27 @@ def format_report(report: GradeReport) -> str:
     return "\n".join(lines)
 
 
+def _label(grade_id: str) -> str:
+    """Column label: the exercise number (``ex07_step_noise_check`` -> ``ex07``)."""
+    return grade_id.split("_")[0] if grade_id.startswith("ex") else grade_id.removesuffix("_check")
+
+
 def format_table(rows: Sequence[tuple[str, dict[str, tuple[float, float]], list[str]]]) -> str:
     """A student × exercise table; each row is (student, {grade_id: (score, max)}, flags)."""
     cells: list[str] = []
     for _, scores, _ in rows:
         cells += [g for g in scores if g not in cells]
-    short = [g.removesuffix("_check") for g in cells]
-    width = max([len(s) for s, _, _ in rows] + [7])
-    head = f"{'student':<{width}} " + " ".join(f"{s[:12]:>12}" for s in short) + "   total  flags"
+    labels = [_label(g) for g in cells]
+    widths = [max(len(lab), 5) for lab in labels]
+    name_w = max([len(s) for s, _, _ in rows] + [7])
+    head = f"{'student':<{name_w}} " + " ".join(f"{lab:>{w}}" for lab, w in zip(labels, widths, strict=True))
+    head += f" {'total':>7}  flags"
     lines = [head, "-" * len(head)]
     for student, scores, flags in rows:
         vals = [scores.get(g) for g in cells]
-        row = " ".join(f"{f'{v[0]:g}/{v[1]:g}':>12}" if v else f"{'-':>12}" for v in vals)
-        total = sum(v[0] for v in vals if v)
-        top = sum(v[1] for v in vals if v)
-        lines.append(f"{student:<{width}} {row}   {total:g}/{top:g}  {', '.join(flags)}")
-    return "\n".join(lines)
+        row = " ".join(f"{f'{v[0]:g}/{v[1]:g}' if v else '-':>{w}}" for v, w in zip(vals, widths, strict=True))
+        total = f"{sum(v[0] for v in vals if v):g}/{sum(v[1] for v in vals if v):g}"
+        lines.append(f"{student:<{name_w}} {row} {total:>7}  {', '.join(flags)}")
+    legend = ", ".join(f"{lab} = {g.removesuffix('_check')}" for lab, g in zip(labels, cells, strict=True)
+                       if lab != g.removesuffix("_check"))
+    return "\n".join(lines + ([f"({legend})"] if legend else []))
