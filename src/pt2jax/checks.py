@@ -6,7 +6,8 @@ here; see docs/authoring.md.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 import numpy as np
@@ -29,6 +30,9 @@ __all__ = [
     "check",
     "expect",
     "expect_array",
+    "expect_tuple",
+    "extra_hints",
+    "show",
     "fail",
     "prng_key",
 ]
@@ -55,6 +59,36 @@ def expect(condition: object, message: str, hint: str | None = None) -> None:
         if condition is not False and not isinstance(condition, np.bool_):
             raise TypeError("expect() takes a plain bool computed in the grader")
         fail(message, hint)
+
+
+def show(value: Any) -> str:
+    """Describe student data in a few words for feedback."""
+    if isinstance(value, StudentArray):
+        return f"a {value.kind} of dtype {value.dtype} and shape {value.shape}"
+    if isinstance(value, Opaque):
+        return f"a {value.type_name}"
+    if isinstance(value, tuple | list):
+        return f"a {type(value).__name__} of {len(value)} items"
+    return f"{type(value).__name__} {value!r:.60}"
+
+
+def expect_tuple(got: Any, n: int, what: str, hint: str | None = None) -> tuple[Any, ...]:
+    """The ``n`` items of a returned tuple (a list is accepted too); fail otherwise."""
+    if isinstance(got, list):
+        got = tuple(got)
+    if not isinstance(got, tuple) or len(got) != n:
+        fail(f"{what} should return a tuple of {n} items; it returned {show(got)}.", hint)
+    return got
+
+
+@contextlib.contextmanager
+def extra_hints(*hint_ids: str) -> Iterator[None]:
+    """Add misconception hints to any check failure raised inside the block."""
+    try:
+        yield
+    except CheckFailed as exc:
+        exc.hints = tuple(exc.hints) + hint_ids
+        raise
 
 
 def _want_facts(want: Any) -> ArrayFacts:

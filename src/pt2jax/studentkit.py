@@ -23,6 +23,7 @@ __all__ = [
     "check_array",
     "check_environment",
     "compare_arrays",
+    "hints_for_exception",
     "facts_of",
     "hint_text",
 ]
@@ -118,11 +119,43 @@ MISCONCEPTIONS: dict[str, tuple[str, str]] = {
         "function not jitted",
         "Wrap the function with jax.jit (or nnx.jit) and call the compiled version.",
     ),
+    "torch_methods": (
+        "a torch-only Tensor method",
+        "jax.Array has no .numel(), .dim(), .size() (as a call), .clone() or in-place *_ methods:"
+        " use x.size / x.ndim / x.shape, and functions from jax.numpy.",
+    ),
+    "python_list_index": (
+        "indexing with a Python list",
+        "x[[0, 2]] is refused by JAX (a list is ambiguous there); index with an array:"
+        " x[jnp.array([0, 2])], or a tuple for several axes.",
+    ),
+    "elementwise_matmul": (
+        "* where @ was meant",
+        "x * y is the elementwise product in JAX as in torch; the matrix product is x @ y"
+        " (jnp.matmul).",
+    ),
     "batchnorm_train_mode": (
         "BatchNorm left in training mode",
         "Call model.eval() before evaluating (and model.train() before training), as in torch.",
     ),
 }
+
+
+# (exception type, regex on its message, misconception id): hints read off a raised exception.
+RAISED_HINTS: list[tuple[str, str, str]] = [
+    ("TypeError", r"in-place item assignment|immutable", "inplace_update"),
+    ("TypeError", r"unexpected keyword argument 'dim'", "dim_vs_axis"),
+    ("TypeError", r"unexpected keyword argument 'keepdim'", "keepdim"),
+    ("ValueError", r"incompatible devices", "committed_device"),
+    ("AttributeError", r"has no attribute '(numel|dim|clone|detach|cuda|index_put_|\w+_)'", "torch_methods"),
+    ("TypeError", r"'(tuple|int)' object is not callable", "torch_methods"),
+    ("TypeError", r"non-tuple sequence for multidimensional indexing", "python_list_index"),
+]
+
+
+def hints_for_exception(exc_type: str, message: str) -> list[str]:
+    """Misconception ids suggested by an exception the student's code raised."""
+    return [h for t, pattern, h in RAISED_HINTS if t == exc_type and re.search(pattern, message)]
 
 
 def hint_text(hint_id: str) -> str:
