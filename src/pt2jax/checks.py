@@ -32,9 +32,9 @@ __all__ = [
     "expect_array",
     "expect_tuple",
     "extra_hints",
-    "show",
     "fail",
     "prng_key",
+    "show",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])

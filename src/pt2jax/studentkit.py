@@ -23,9 +23,9 @@ __all__ = [
     "check_array",
     "check_environment",
     "compare_arrays",
-    "hints_for_exception",
     "facts_of",
     "hint_text",
+    "hints_for_exception",
 ]
 
 # id -> (short title, explanation for a PyTorch user)
