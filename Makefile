@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test test-slow test-all lint build check-fresh bench lock clean
+.PHONY: setup demo test test-slow test-all lint build lock clean
 
 $(STAMP): pyproject.toml requirements/lock.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,14 +28,11 @@ test-all: $(STAMP)  ## everything but gpu
 	$(BIN)/pytest -m "not gpu" $(PYTEST_ARGS)
 
 lint: $(STAMP)  ## ruff and mypy
-	$(BIN)/ruff check src tests autograder bench
+	$(BIN)/ruff check src tests autograder examples
 	$(BIN)/mypy
 
 build: $(STAMP)  ## regenerate source notebooks, release/ and solutions/ (verified)
 	$(BIN)/pt2jax build
-
-bench: $(STAMP)  ## speed benchmarks (ratios measured side by side)
-	$(BIN)/python -m bench
 
 lock:  ## re-resolve the stack into requirements/lock.txt (fresh venv)
 	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv

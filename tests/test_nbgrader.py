@@ -29,7 +29,9 @@ def graded_course(tmp_path_factory: pytest.TempPathFactory) -> Path:
         shutil.copy(src, dest / f"{TINY}.ipynb")
     erin = root / "submitted" / "erin" / TINY
     erin.mkdir(parents=True)
-    with_answers(subs["alice"], {"ex01_add_one": "def add_one(x):\n    return x + 1.0001\n"},
+    # a near miss, written in a cell that also holds nbgrader's marker strings
+    markers = "### BEGIN HIDDEN TESTS\n### BEGIN SOLUTION\n### END HIDDEN TESTS\n"
+    with_answers(subs["alice"], {"ex01_add_one": markers + "def add_one(x):\n    return x + 1.0001\n"},
                  erin / f"{TINY}.ipynb")
     carol = root / "submitted" / "carol" / TINY
     carol.mkdir(parents=True)

@@ -3,26 +3,7 @@
 import numpy as np
 import torch
 
-from pt2jax.checks import Opaque, StudentArray, as_jax, as_torch, check, expect_array, fail
-
-
-def _parts(got, n, what, hint=None):
-    """The n items of a returned tuple (a list is accepted too)."""
-    if isinstance(got, list):
-        got = tuple(got)
-    if not isinstance(got, tuple) or len(got) != n:
-        fail(f"{what} should return a tuple of {n} items; it returned {_show(got)}.", hint)
-    return got
-
-
-def _show(value):
-    if isinstance(value, StudentArray):
-        return f"a {value.kind} of dtype {value.dtype} and shape {value.shape}"
-    if isinstance(value, Opaque):
-        return f"a {value.type_name}"
-    if isinstance(value, tuple | list):
-        return f"a {type(value).__name__} of {len(value)} items"
-    return f"{type(value).__name__} {value!r:.60}"
+from pt2jax.checks import as_jax, as_torch, check, expect_array, expect_tuple
 
 
 def _shape(rng, ndim, low=2, high=7):
@@ -109,7 +90,7 @@ def test_jax_to_torch(student, rng):
 
 def _check_like(student, values, fill):
     tensor = torch.from_numpy(values)
-    got = _parts(student.call("like", as_jax(values), fill), 3, "like(x, value)")
+    got = expect_tuple(student.call("like", as_jax(values), fill), 3, "like(x, value)")
     wants = (torch.zeros_like(tensor), torch.ones_like(tensor), torch.full_like(tensor, fill))
     for name, part, want in zip(("zeros", "ones", "filled"), got, wants, strict=True):
         expect_array(part, want, what=f"{name} for a {values.dtype} x of shape {values.shape}")

@@ -3,27 +3,7 @@
 import numpy as np
 import torch
 
-from pt2jax.checks import Opaque, StudentArray, as_jax, check, expect, expect_array, fail
-
-
-def _parts(got, n, what, hint=None):
-    """The n items of a returned tuple (a list is accepted too)."""
-    if isinstance(got, list):
-        got = tuple(got)
-    if not isinstance(got, tuple) or len(got) != n:
-        fail(f"{what} should return a tuple of {n} items; it returned {_show(got)}.", hint)
-    return got
-
-
-def _show(value):
-    if isinstance(value, StudentArray):
-        return f"a {value.kind} of dtype {value.dtype} and shape {value.shape}"
-    if isinstance(value, Opaque):
-        return f"a {value.type_name}"
-    if isinstance(value, tuple | list):
-        return f"a {type(value).__name__} of {len(value)} items"
-    return f"{type(value).__name__} {value!r:.60}"
-
+from pt2jax.checks import as_jax, check, expect, expect_array, expect_tuple
 
 # Exercise 12 ------------------------------------------------------------------------------------
 
@@ -45,7 +25,7 @@ def test_picked_rows(student, rng):
     """Rows listed in a Python list (repeats and negatives included), in that order."""
     values = _matrix(rng, np.int32)
     rows = _rows(rng, values.shape[0])
-    got = _parts(student.call("index_tour", as_jax(values), rows), 3, "index_tour(x, rows)")
+    got = expect_tuple(student.call("index_tour", as_jax(values), rows), 3, "index_tour(x, rows)")
     expect_array(got[0], torch.from_numpy(values)[rows], what=f"picked (rows {rows})")
 
 
@@ -54,7 +34,7 @@ def test_reversed_columns_and_inner_block(student, rng):
     """Columns in reverse order, and the block without the border rows and columns."""
     values = _matrix(rng, np.float32)
     rows = _rows(rng, values.shape[0])
-    got = _parts(student.call("index_tour", as_jax(values), rows), 3, "index_tour(x, rows)")
+    got = expect_tuple(student.call("index_tour", as_jax(values), rows), 3, "index_tour(x, rows)")
     t = torch.from_numpy(values)
     expect_array(got[1], t.flip(1), what="reversed_cols")
     expect_array(got[2], t[1:-1, 1:-1], what="inner")

@@ -3,33 +3,14 @@
 import jax
 import numpy as np
 
-from pt2jax.checks import Opaque, StudentArray, check, expect, expect_array, fail, prng_key
-
-
-def _parts(got, n, what, hint=None):
-    """The n items of a returned tuple (a list is accepted too)."""
-    if isinstance(got, list):
-        got = tuple(got)
-    if not isinstance(got, tuple) or len(got) != n:
-        fail(f"{what} should return a tuple of {n} items; it returned {_show(got)}.", hint)
-    return got
-
-
-def _show(value):
-    if isinstance(value, StudentArray):
-        return f"a {value.kind} of dtype {value.dtype} and shape {value.shape}"
-    if isinstance(value, Opaque):
-        return f"a {value.type_name}"
-    if isinstance(value, tuple | list):
-        return f"a {type(value).__name__} of {len(value)} items"
-    return f"{type(value).__name__} {value!r:.60}"
+from pt2jax.checks import StudentArray, check, expect, expect_array, expect_tuple, prng_key, show
 
 
 def _vector(got, n, what):
     """Fail unless got is a float32 jax.Array of shape (n,); return its values as float64."""
     ok = (isinstance(got, StudentArray) and got.kind == "jax.Array" and got.dtype == "float32"
           and got.shape == (n,))
-    expect(ok, f"{what} should be a float32 jax.Array of shape ({n},); got {_show(got)}.")
+    expect(ok, f"{what} should be a float32 jax.Array of shape ({n},); got {show(got)}.")
     return got.value.astype(np.float64)
 
 
@@ -54,8 +35,8 @@ def test_same_key_same_normal_numbers(student, rng):
     """Two float32 N(0, 1) vectors of length n, identical when the key is the same."""
     (seed,) = _seeds(rng, 1)
     n = int(rng.integers(300, 600))
-    first = _parts(student.call("two_draws", prng_key(seed), n), 2, "two_draws(key, n)")
-    again = _parts(student.call("two_draws", prng_key(seed), n), 2, "two_draws(key, n)")
+    first = expect_tuple(student.call("two_draws", prng_key(seed), n), 2, "two_draws(key, n)")
+    again = expect_tuple(student.call("two_draws", prng_key(seed), n), 2, "two_draws(key, n)")
     for name, a, b in zip("ab", first, again, strict=True):
         values = _vector(a, n, f"draw {name}")
         _vector(b, n, f"draw {name}")
@@ -72,7 +53,7 @@ def test_the_two_draws_differ(student, rng):
     """The two draws use different subkeys, so their numbers differ."""
     (seed,) = _seeds(rng, 1)
     n = int(rng.integers(5, 50))
-    a, b = _parts(student.call("two_draws", prng_key(seed), n), 2, "two_draws(key, n)")
+    a, b = expect_tuple(student.call("two_draws", prng_key(seed), n), 2, "two_draws(key, n)")
     va, vb = _vector(a, n, "draw a"), _vector(b, n, "draw b")
     expect(not np.allclose(va, vb),
            "The two draws are identical: the same key was used for both. Split the key and give"
@@ -84,8 +65,8 @@ def test_other_keys_other_numbers(student, rng):
     """Different keys give different numbers."""
     s1, s2 = _seeds(rng, 2)
     n = int(rng.integers(5, 50))
-    a1, _ = _parts(student.call("two_draws", prng_key(s1), n), 2, "two_draws(key, n)")
-    a2, _ = _parts(student.call("two_draws", prng_key(s2), n), 2, "two_draws(key, n)")
+    a1, _ = expect_tuple(student.call("two_draws", prng_key(s1), n), 2, "two_draws(key, n)")
+    a2, _ = expect_tuple(student.call("two_draws", prng_key(s2), n), 2, "two_draws(key, n)")
     expect(not np.allclose(_vector(a1, n, "draw a"), _vector(a2, n, "draw a")),
            "Two different keys gave the same numbers: derive the draws from the key you are given"
            " instead of a fixed seed.", hint="reused_key")

@@ -83,11 +83,13 @@ def expect_tuple(got: Any, n: int, what: str, hint: str | None = None) -> tuple[
 
 @contextlib.contextmanager
 def extra_hints(*hint_ids: str) -> Iterator[None]:
-    """Add misconception hints to any check failure raised inside the block."""
+    """Add misconception hints to any check failure raised inside the block (not to an
+    unanswered exercise: a stub's NotImplementedError teaches nothing about habits)."""
     try:
         yield
     except CheckFailed as exc:
-        exc.hints = tuple(exc.hints) + hint_ids
+        if not (isinstance(exc, StudentRaised) and exc.exc_type == "NotImplementedError"):
+            exc.hints = tuple(exc.hints) + hint_ids
         raise
 
 
