@@ -49,6 +49,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         autograder=Path(args.autograder).resolve() if args.autograder else None,
         record_probes=Path(args.record) if args.record else None,
         master=Path(args.master).resolve() if args.master else None,
+        sandbox=not args.unsandboxed,
     )
     report = grade_notebook(request)
     if args.output_notebook and report.notebook is not None:
@@ -100,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print the JSON report")
     p.add_argument("--output-notebook", help="write the graded notebook (with feedback) here")
     p.add_argument("--record", help="record every probe request and reply to this JSON file")
+    p.add_argument("--unsandboxed", action="store_true",
+                   help="run the student's code without the sandbox (only for trusted notebooks)")
     p.set_defaults(func=_cmd_grade)
 
     p = sub.add_parser("autograde", help="autograde all submissions in an nbgrader course (resumable)")

@@ -18,6 +18,8 @@ class Limits:
     cell_timeout_s: float = 120.0
     notebook_timeout_s: float = 600.0
     call_timeout_s: float = 30.0
+    memory_mb: float = 4096.0
+    pids_max: float = 512.0
 
     @classmethod
     def from_pyproject(cls, path: Path) -> Limits:

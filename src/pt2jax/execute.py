@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 import os
+import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
 from .config import Limits
+from .sandbox import Sandbox
 
 __all__ = ["CellIssue", "ExecutionReport", "Kernel", "KernelDead", "KernelTimeout"]
 
@@ -57,16 +60,42 @@ def _grade_id(cell: Any) -> str | None:
     return gid if isinstance(gid, str) else None
 
 
+class _WrappedKernelManager(AsyncKernelManager):
+    """Starts the kernel through ``wrapper`` (the sandbox) instead of directly."""
+
+    wrapper: Callable[[list[str]], list[str]] | None = None
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        cmd = super().format_kernel_cmd(extra_arguments)
+        return self.wrapper(cmd) if self.wrapper is not None else cmd
+
+
+# The only environment variables a sandboxed kernel gets.
+_KEEP_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "JAX_PLATFORMS", "XLA_FLAGS", "OMP_NUM_THREADS")
+
+
 class Kernel:
     """A Python kernel running one notebook in ``workdir``; usable as a context manager."""
 
-    def __init__(self, nb: nbformat.NotebookNode, workdir: Path, limits: Limits) -> None:
+    def __init__(
+        self, nb: nbformat.NotebookNode, workdir: Path, limits: Limits, sandbox: Sandbox | None = None
+    ) -> None:
         self.nb = nb
         self.limits = limits
         self.alive = False
-        # IPC sockets in a private folder: no TCP port another local process could reach
+        self.sandbox = sandbox
+        # IPC sockets and connection file in a private folder: no TCP port another process could reach
         self._sockets = tempfile.TemporaryDirectory(prefix="pt2jax-kernel-")
-        km = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(Path(self._sockets.name) / "k"))
+        sockdir = Path(self._sockets.name)
+        km = _WrappedKernelManager(kernel_name="python3", transport="ipc", ip=str(sockdir / "k"))
+        km.connection_file = str(sockdir / "kernel.json")
+        if sandbox is not None:
+            sockdir.chmod(0o777)
+            km.wrapper = lambda argv: sandbox.wrap(argv, binds=(sockdir,))
+            # SIGINT to bwrap does not reach the kernel: ask the kernel to interrupt itself
+            spec = km.kernel_spec
+            assert spec is not None
+            spec.interrupt_mode = "message"
         self._client = NotebookClient(
             nb,
             km=km,
@@ -84,9 +113,15 @@ class Kernel:
         self._ctx: Any = None
 
     def __enter__(self) -> Kernel:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(_SECRET_PREFIXES)}
+        if self.sandbox is not None:
+            env = {k: v for k, v in os.environ.items() if k in _KEEP_ENV}
+        else:
+            env = {k: v for k, v in os.environ.items() if not k.startswith(_SECRET_PREFIXES)}
         env["PYTHONDONTWRITEBYTECODE"] = "1"
-        self._ctx = self._client.setup_kernel(env=env, cleanup_kc=True)  # we made the km: clean up
+        # the kernel's own stdout/stderr (not the notebook's outputs) go nowhere
+        self._ctx = self._client.setup_kernel(  # we made the km: clean up
+            env=env, cleanup_kc=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         self._ctx.__enter__()
         self.alive = True
         return self

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import tempfile
@@ -19,6 +20,7 @@ from .judge import CheckResult, judge
 from .probe import KernelStudent, RecordingStudent, Student, _StudentBase
 from .record import record
 from .restore import Flag, restore
+from .sandbox import Sandbox, probe_sandbox
 
 __all__ = ["STEPS", "GradeReport", "GradeRequest", "grade_notebook"]
 
@@ -36,6 +38,7 @@ class GradeRequest:
     limits: Limits | None = None
     record_probes: Path | None = None
     master: Path | None = None  # released notebook to restore from (default: release/<a>/<a>.ipynb)
+    sandbox: bool = True  # False only when an instructor explicitly asks to run unsandboxed
 
     @property
     def master_path(self) -> Path:
@@ -136,10 +139,18 @@ def _execute_and_judge(state: _State) -> None:
                                student_id=req.student_id, assignment=req.assignment)
         state.nb = _blank_copy(state.master)
         return
-    with tempfile.TemporaryDirectory(prefix="pt2jax-run-") as tmp:
-        _stage_workdir(req.master_path.parent, Path(tmp))
-        with Kernel(state.nb, Path(tmp), limits) as kernel:
+    with tempfile.TemporaryDirectory(prefix="pt2jax-run-") as tmp, contextlib.ExitStack() as stack:
+        scratch = Path(tmp)
+        _stage_workdir(req.master_path.parent, scratch)
+        box = None
+        if req.sandbox:
+            box = stack.enter_context(Sandbox(scratch, int(limits.memory_mb), int(limits.pids_max)))
+        else:
+            report.flags.append(Flag("unsandboxed", "graded without the sandbox, as the instructor asked"))
+        with Kernel(state.nb, scratch, limits, box) as kernel:
             report.execution = kernel.run_notebook()
+            if box is not None and box.oom_killed():
+                report.flags.append(Flag("memory_limit", f"the notebook hit the {limits.memory_mb:g} MB memory limit"))
             for issue in report.execution.issues:
                 if issue.kind != "error":
                     report.flags.append(Flag(issue.kind, f"cell {issue.index}: {issue.message}", issue.grade_id))
@@ -183,6 +194,14 @@ def grade_notebook(request: GradeRequest) -> GradeReport:
         raise GradingError(
             f"unknown assignment {request.assignment!r}: {master_path} does not exist (run `pt2jax build`?)"
         )
+    if request.sandbox:
+        with tempfile.TemporaryDirectory(prefix="pt2jax-probe-") as tmp:
+            problem = probe_sandbox(Path(tmp))
+        if problem is not None:
+            raise GradingError(
+                f"the sandbox does not work here ({problem}); refusing to run student code without it."
+                " Install bubblewrap and run as root, or pass --unsandboxed to accept the risk."
+            )
     master = nbformat.read(master_path, as_version=4)
     report = GradeReport(request.assignment, request.seed, request.student_id)
     state = _State(request, report, master)
