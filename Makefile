@@ -7,6 +7,9 @@ STAMP  := $(VENV)/.installed
 .PHONY: setup demo test test-slow test-all lint build lock clean
 
 $(STAMP): pyproject.toml requirements/lock.txt
+	@command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; } || \
+	  echo "warning: bubblewrap (bwrap) is missing: grading refuses to run student code without it"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements/lock.txt -e ".[dev]"
 	touch $(STAMP)
