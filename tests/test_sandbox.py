@@ -7,9 +7,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import REPO
 
 import pt2jax
-from conftest import REPO
 from pt2jax.config import Limits
 from pt2jax.execute import Kernel
 from pt2jax.probe import KernelStudent
@@ -67,7 +67,7 @@ except ImportError:
     seen["import pt2jax"] = "no module"
 print(json.dumps(seen))
 """
-    nb, issues, _ = _run(tmp_path, code)
+    nb, _issues, _ = _run(tmp_path, code)
     seen = json.loads(_stdout(nb.cells[0]))
     assert seen.pop("import pt2jax") == "no module"
     assert seen == {str(p): "no such file" for p in SECRET_PATHS}
@@ -88,7 +88,7 @@ for target in ["/usr/evil", "/etc/evil", os.path.join(os.path.dirname(os.__file_
         print("refused", target)
 open("mine.txt", "w").write("ok"); print("scratch ok")
 """
-    nb, issues, _ = _run(tmp_path, code)
+    nb, _issues, _ = _run(tmp_path, code)
     out = _stdout(nb.cells[0])
     assert "uid 65534" in out and "net blocked" in out and "scratch ok" in out
     assert "wrote" not in out and out.count("refused") == 3
@@ -97,13 +97,13 @@ open("mine.txt", "w").write("ok"); print("scratch ok")
 
 def test_writes_elsewhere_stay_inside_the_sandbox(tmp_path: Path) -> None:
     marker = tmp_path / "outside.txt"  # a host path the sandbox does not mount
-    nb, _, _ = _run(tmp_path, f"import os\nos.makedirs({str(tmp_path)!r}, exist_ok=True)\n"
+    _nb, _, _ = _run(tmp_path, f"import os\nos.makedirs({str(tmp_path)!r}, exist_ok=True)\n"
                               f"open({str(marker)!r}, 'w').write('x')\nprint('wrote')")
     assert not marker.exists()
 
 
 def test_memory_bomb_costs_the_kernel_and_is_flagged(tmp_path: Path) -> None:
-    nb, issues, oom = _run(tmp_path, "blocks = []\nwhile True:\n    blocks.append(bytearray(64 * 2**20))", "x = 1")
+    _nb, issues, oom = _run(tmp_path, "blocks = []\nwhile True:\n    blocks.append(bytearray(64 * 2**20))", "x = 1")
     assert [i.kind for i in issues] == ["kernel_died", "skipped"]
     assert oom
 
@@ -120,7 +120,7 @@ try:
 except OSError as e:
     print("fork refused after", made)
 """
-    nb, issues, _ = _run(tmp_path, code)
+    nb, _issues, _ = _run(tmp_path, code)
     out = _stdout(nb.cells[0])
     assert "fork refused after" in out
     assert int(out.split()[-1]) < LIMITS.pids_max
