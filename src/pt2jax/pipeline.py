@@ -13,6 +13,7 @@ from typing import Any
 
 import nbformat
 
+from .audit import audit_cells
 from .config import Course, Limits
 from .errors import GradingError
 from .execute import ExecutionReport, Kernel
@@ -129,6 +130,17 @@ def _restore(state: _State) -> None:
     state.report.flags.extend(result.flags)
 
 
+def _audit(state: _State) -> None:
+    """Flag suspicious constructs in the student's own cells (answers and added cells)."""
+    if state.nb is None:
+        return
+    master_sources = {c.source for c in state.master.cells if c.cell_type == "code"}
+    own = [c for c in state.nb.cells
+           if c.cell_type == "code" and c.source not in master_sources
+           and not c.metadata.get("nbgrader", {}).get("locked")]
+    state.report.flags.extend(audit_cells(own))
+
+
 def _execute_and_judge(state: _State) -> None:
     req, report = state.request, state.report
     autograder = req.autograder or req.course.autograder / req.assignment
@@ -161,9 +173,30 @@ def _execute_and_judge(state: _State) -> None:
                                    student_id=req.student_id, assignment=req.assignment)
             if isinstance(student, RecordingStudent) and req.record_probes is not None:
                 student.save(req.record_probes)
+            if student.opaque_types:
+                types = ", ".join(sorted(student.opaque_types)[:5])
+                report.flags.append(Flag("unexpected_type", f"functions returned objects that are not data: {types}"))
+    _flag_visible_only(state)
     for r in report.results:
         if r.grader_error:
             report.flags.append(Flag("grader_error", f"{r.name}: {r.grader_error}", r.grade_id))
+
+
+def _flag_visible_only(state: _State) -> None:
+    """A grade cell whose visible self-check ran clean in the student's kernel while its hidden checks
+    failed: an answer fitted to the visible example, or a notebook hiding its own errors."""
+    report = state.report
+    if report.execution is None or state.nb is None:
+        return
+    troubled = {i.index for i in report.execution.issues}
+    failed = {r.grade_id for r in report.results if not r.passed}
+    for index, cell in enumerate(state.nb.cells):
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        gid = meta.get("grade_id")
+        if meta.get("grade") and cell.cell_type == "code" and gid in failed and index not in troubled:
+            report.flags.append(Flag(
+                "passes_visible_only",
+                f"'{gid}': the visible self-check passed but hidden checks failed (hard-coded answer?)", gid))
 
 
 def _record(state: _State) -> None:
@@ -172,7 +205,7 @@ def _record(state: _State) -> None:
     state.report.notebook = state.nb
 
 
-STEPS: tuple[Callable[[_State], None], ...] = (_read, _restore, _execute_and_judge, _record)
+STEPS: tuple[Callable[[_State], None], ...] = (_read, _restore, _audit, _execute_and_judge, _record)
 
 
 def _blank_copy(master: nbformat.NotebookNode) -> nbformat.NotebookNode:

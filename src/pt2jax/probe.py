@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from .errors import StudentCrashed, StudentMissing, StudentRaised, StudentTimeout
 from .execute import Kernel, KernelDead, KernelTimeout
-from .wire import MIME, WireError, decode_reply, decode_value, encode_args
+from .wire import MIME, Opaque, WireError, decode_reply, decode_value, encode_args
 
 __all__ = ["KernelStudent", "RecordingStudent", "ReplayStudent", "Student"]
 
@@ -44,6 +44,11 @@ def _describe_call(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
 class _StudentBase:
     """Shared logic: turn a raw reply into a value or the right exception."""
 
+    @property
+    def opaque_types(self) -> set[str]:
+        """Type names of results that could not cross as data (flagged for the instructor)."""
+        return self.__dict__.setdefault("_opaque_types", set())
+
     def _request(self, op: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         raise NotImplementedError
 
@@ -62,9 +67,21 @@ class _StudentBase:
         if "value" not in reply:
             raise StudentCrashed(label, "the kernel sent no value")
         try:
-            return decode_value(reply["value"])
+            value = decode_value(reply["value"])
         except WireError as exc:
             raise StudentCrashed(label, f"its result could not be read as data ({exc})") from None
+        self._note_opaque(value)
+        return value
+
+    def _note_opaque(self, value: Any) -> None:
+        if isinstance(value, Opaque):
+            self.opaque_types.add(value.type_name)
+        elif isinstance(value, tuple | list):
+            for item in value:
+                self._note_opaque(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                self._note_opaque(item)
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         label = _describe_call(name, args, kwargs)
