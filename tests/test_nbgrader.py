@@ -76,3 +76,31 @@ def test_a_killed_batch_resumes_without_regrading(graded_course: Path) -> None:
     assert autograde(graded_course, TINY, progress=False) == ["bob"]
     graded = nbformat.read(graded_course / "autograded" / "bob" / TINY / f"{TINY}.ipynb", as_version=4)
     assert any(o.get("ename") == "HiddenChecksFailed" for c in graded.cells for o in c.get("outputs", []))
+
+
+def test_flags_reach_the_formgrader(graded_course: Path) -> None:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{graded_course / 'gradebook.db'}") as gb:
+        carol = gb.find_submission_notebook(TINY, TINY, "carol")
+        comments = " ".join(c.auto_comment or "" for c in carol.comments)
+        assert "[pt2jax invalid_notebook]" in comments
+        assert any(g.needs_manual_grade for g in carol.grades)
+        alice = gb.find_submission_notebook(TINY, TINY, "alice")
+        assert not any(g.needs_manual_grade for g in alice.grades)
+        assert not any(c.auto_comment and "pt2jax" in c.auto_comment for c in alice.comments)
+
+
+def test_a_manual_override_survives_a_regrade(graded_course: Path) -> None:
+    from nbgrader.api import Gradebook
+
+    url = f"sqlite:///{graded_course / 'gradebook.db'}"
+    with Gradebook(url) as gb:
+        grade = gb.find_grade("ex02_int_range_check", TINY, TINY, "alice")
+        grade.manual_score = 0.5
+        gb.db.commit()
+    (graded_course / "autograded" / "alice" / TINY / DONE_MARK).unlink()
+    assert autograde(graded_course, TINY, progress=False) == ["alice"]
+    with Gradebook(url) as gb:
+        grade = gb.find_grade("ex02_int_range_check", TINY, TINY, "alice")
+        assert (grade.manual_score, grade.auto_score, grade.score) == (0.5, 2.0, 0.5)

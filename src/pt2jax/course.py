@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from .config import Course, tool_env
 from .errors import GradingError
+from .gradebook import flags_of_report, post_flags
 
 __all__ = ["ClassReport", "autograde", "class_report", "demo", "nbgrader"]
 
@@ -48,6 +50,7 @@ def autograde(root: Path, assignment: str, *, force: bool = False, progress: boo
         if done.exists() and not force:
             continue
         _set_aside_unreadable(root, assignment, student)
+        _scan_submitted(root, assignment, student)
         proc = subprocess.run(
             [sys.executable, "-m", "nbgrader", "autograde", assignment, "--student", student, "--force"],
             cwd=root, capture_output=True, text=True, env=tool_env(),
@@ -56,6 +59,8 @@ def autograde(root: Path, assignment: str, *, force: bool = False, progress: boo
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text(proc.stdout + proc.stderr)
         if proc.returncode == 0 and done.parent.is_dir():
+            post_flags(root, assignment, student, _all_flags(root, assignment, student))
+            # the marker is written last: only now does this submission count as graded
             done.write_text(datetime.now(UTC).isoformat() + "\n")
             graded.append(student)
         else:
@@ -86,6 +91,41 @@ def _set_aside_unreadable(root: Path, assignment: str, student: str) -> None:
         note = root / "reports" / assignment / f"{student}.unreadable"
         note.parent.mkdir(parents=True, exist_ok=True)
         note.write_text(f"{path.name}: {reason}\n")
+
+
+def _scan_submitted(root: Path, assignment: str, student: str) -> None:
+    """Restore-step flags of the notebook as submitted: nbgrader's sanitizing (duplicate ids removed,
+    locked cells overwritten) would otherwise hide what the student did to the cells."""
+    import nbformat
+
+    from .restore import restore
+
+    flags = []
+    for path in sorted((root / "submitted" / student / assignment).glob("*.ipynb")):
+        master = root / "release" / assignment / path.name
+        if not master.exists():
+            continue
+        try:
+            result = restore(nbformat.read(path, as_version=4), nbformat.read(master, as_version=4))
+        except Exception:
+            continue  # unreadable files are handled by _set_aside_unreadable
+        flags += [f.__dict__ for f in result.flags]
+    out = root / "reports" / assignment / f"{student}.submitted.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(flags, indent=1))
+
+
+def _all_flags(root: Path, assignment: str, student: str) -> list[dict[str, object]]:
+    """Flags of the graded run and of the submission as sent, without repeats."""
+    reports = root / "reports" / assignment
+    flags = flags_of_report(reports / f"{student}.json")
+    with contextlib.suppress(OSError, json.JSONDecodeError):
+        flags += json.loads((reports / f"{student}.submitted.json").read_text())
+    unreadable = reports / f"{student}.unreadable"
+    if unreadable.exists():
+        flags.append({"kind": "invalid_notebook", "message": unreadable.read_text().strip(), "grade_id": None})
+    unique = {(f["kind"], f["message"]): f for f in flags}
+    return list(unique.values())
 
 
 @dataclass
@@ -132,19 +172,9 @@ def _in_notebook_order(
 
 
 def _flags(root: Path, assignment: str, student: str) -> list[str]:
-    path = root / "reports" / assignment / f"{student}.json"
-    if not path.exists():
+    if not (root / "reports" / assignment / f"{student}.json").exists():
         return ["not graded"]
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError:
-        return ["report unreadable"]
-    if "error" in data:
-        return ["grading failed"]
-    kinds = [f["kind"] for f in data.get("flags", [])]
-    if (root / "reports" / assignment / f"{student}.unreadable").exists():
-        kinds.append("invalid_notebook")
-    return sorted(set(kinds))
+    return sorted({str(f["kind"]) for f in _all_flags(root, assignment, student)})
 
 
 def _make_demo_course(repo: Course, dest: Path, assignments: list[str]) -> None:

@@ -149,6 +149,10 @@ class Kernel:
         except DeadKernelError:
             self.alive = False
             raise KernelDead("the kernel died (the code exited or was killed)") from None
+        except Exception as exc:  # the kernel's side of the protocol is student code too
+            self._kill()
+            self.alive = False
+            raise KernelDead(f"the kernel broke its messaging protocol ({type(exc).__name__})") from None
         if time.monotonic() - start >= limit:
             self._wait_until_responsive()
             raise KernelTimeout(f"ran past {limit} s")
@@ -172,7 +176,7 @@ class Kernel:
                 if self._ping(deadline - time.monotonic()):
                     return
                 time.sleep(0.2)
-        except DeadKernelError:
+        except Exception:  # dead, or answering garbage: either way it is shut down
             pass
         self._kill()
         self.alive = False

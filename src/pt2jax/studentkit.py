@@ -138,6 +138,57 @@ MISCONCEPTIONS: dict[str, tuple[str, str]] = {
         "BatchNorm left in training mode",
         "Call model.eval() before evaluating (and model.train() before training), as in torch.",
     ),
+    "backward_mutation": (
+        ".backward() and .grad",
+        "A jax.Array has no .backward(), .grad or requires_grad, and nothing is recorded while you"
+        " compute. jax.grad(f) returns a function that returns the gradients: keep its result"
+        " (grads = jax.grad(loss)(params, ...)) and build new parameters from it; nothing is"
+        " updated in place, so an update you compute and do not keep changes nothing.",
+    ),
+    "accumulated_grads": (
+        "expecting gradients to accumulate",
+        "torch adds every backward() into .grad until zero_grad(); jax.grad returns fresh gradients"
+        " on every call and adds them to nothing. To accumulate over micro-batches, add the gradient"
+        " trees yourself (jax.tree.map(jnp.add, total, grads)); a training step uses the gradient of"
+        " the current parameters only.",
+    ),
+    "argnums": (
+        "argnums forgotten",
+        "jax.grad(f) differentiates with respect to f's first positional argument only. Pass"
+        " argnums=2 for another single argument (one gradient back) or argnums=(0, 1) for several"
+        " (a tuple of gradients back, in that order).",
+    ),
+    "grad_structure": (
+        "gradients in another structure than the parameters",
+        "jax.grad of a function of a pytree returns a pytree of the same structure (dicts stay"
+        " dicts, lists stay lists). Return it as it is, and update with jax.tree.map(f, params,"
+        " grads) instead of looping over jax.tree.leaves, which flattens the structure.",
+    ),
+    "grad_scalar_output": (
+        "jax.grad of a non-scalar output",
+        "jax.grad needs a function that returns one number, like torch's backward() without"
+        " gradient=. Return (loss, aux) with has_aux=True for extra outputs; use jax.vjp for a"
+        " vector-Jacobian product (torch: out.backward(gradient=v)), and jax.jacrev/jacfwd/hessian"
+        " for full Jacobians and Hessians.",
+    ),
+    "int_grad": (
+        "jax.grad with respect to integers",
+        "jax.grad refuses integer inputs, as torch refuses requires_grad on integer tensors: convert"
+        " first (x.astype(jnp.float32)). allow_int=True only returns float0 placeholders, which hold"
+        " no derivative.",
+    ),
+    "host_in_traced": (
+        "host code inside a traced function",
+        "Under jax.jit and jax.vmap (and wherever the grader applies them) your function receives"
+        " tracers, not numbers: .item(), float(), a Python if on a value, NumPy functions and torch"
+        " calls need concrete data and raise. Stay in jax.numpy inside functions JAX transforms,"
+        " print with jax.debug.print, and convert to Python, NumPy or torch outside.",
+    ),
+    "stop_gradient": (
+        "stop_gradient is JAX's .detach()",
+        "A jax.Array has no .detach(): jax.lax.stop_gradient(x) returns x's value and counts as a"
+        " constant when differentiated. The straight-through trick is x + jax.lax.stop_gradient(f(x) - x).",
+    ),
 }
 
 
@@ -150,6 +201,15 @@ RAISED_HINTS: list[tuple[str, str, str]] = [
     ("AttributeError", r"has no attribute '(numel|dim|clone|detach|cuda|index_put_|\w+_)'", "torch_methods"),
     ("TypeError", r"'(tuple|int)' object is not callable", "torch_methods"),
     ("TypeError", r"non-tuple sequence for multidimensional indexing", "python_list_index"),
+    ("AttributeError", r"has no attribute '(backward|grad|requires_grad_?|grad_fn|zero_grad)'", "backward_mutation"),
+    ("AttributeError", r"has no attribute 'detach'", "stop_gradient"),
+    ("TypeError", r"Gradient only defined for scalar-output functions", "grad_scalar_output"),
+    ("TypeError", r"grad requires real- or complex-valued inputs", "int_grad"),
+    ("ConcretizationTypeError", r"[Tt]race", "host_in_traced"),
+    ("TracerArrayConversionError", r"__array__\(\) was called on traced array", "host_in_traced"),
+    ("TracerBoolConversionError", r"[Tt]race", "host_in_traced"),
+    ("TracerIntegerConversionError", r"[Tt]race", "host_in_traced"),
+    ("AttributeError", r"Tracer has no attribute", "host_in_traced"),
 ]
 
 

@@ -1,0 +1,68 @@
+"""Flags where instructors look: pt2jax's flags become formgrader comments and manual-review marks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+__all__ = ["REVIEW_FLAGS", "flags_of_report", "post_flags"]
+
+# flags that ask a person to look at the submission (others are informational)
+REVIEW_FLAGS = {
+    "suspicious_code", "unexpected_type", "passes_visible_only", "kernel_died", "timeout", "memory_limit",
+    "changed_cell", "changed_metadata", "missing_cell", "duplicate_cell", "unknown_cell", "invalid_notebook",
+    "grader_error", "unsandboxed", "skipped",
+}
+
+
+def _exercise(grade_id: str | None) -> str | None:
+    return grade_id.split("_")[0] if grade_id and grade_id.startswith("ex") else None
+
+
+def post_flags(root: Path, assignment: str, student: str, flags: list[dict[str, Any]]) -> int:
+    """Write ``flags`` into nbgrader's gradebook: an auto comment on the answer cells concerned (or the
+    first one) and ``needs_manual_grade`` on their grade cells, unless a grader already gave a manual
+    score (an override is never disturbed). Returns how many grade cells were marked for review."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    review = [f for f in flags if f.get("kind") in REVIEW_FLAGS]
+    if not review:
+        return 0
+    marked = 0
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        for notebook in gb.find_assignment(assignment).notebooks:
+            try:
+                sub = gb.find_submission_notebook(notebook.name, assignment, student)
+            except MissingEntry:
+                continue
+            comments = sorted(sub.comments, key=lambda c: c.cell.id)
+            grades = sorted(sub.grades, key=lambda g: g.cell.id)
+            notes: dict[int, list[str]] = {}
+            for flag in review:
+                ex = _exercise(flag.get("grade_id"))
+                targets = [c for c in comments if ex and _exercise(c.name) == ex] or comments[:1]
+                for comment in targets:
+                    notes.setdefault(comment.id, []).append(f"[pt2jax {flag['kind']}] {flag['message']}")
+                concerned = [g for g in grades if ex and _exercise(g.name) == ex] or grades[:1]
+                for grade in concerned:
+                    if grade.manual_score is None and not grade.needs_manual_grade:
+                        grade.needs_manual_grade = True
+                        marked += 1
+            for comment in comments:
+                if comment.id in notes:
+                    text = "\n".join(dict.fromkeys(notes[comment.id]))
+                    comment.auto_comment = text if not comment.auto_comment else f"{comment.auto_comment}\n{text}"
+            gb.db.commit()
+    return marked
+
+
+def flags_of_report(path: Path) -> list[dict[str, Any]]:
+    """The flags of a `pt2jax grade --json` report file (empty when unreadable)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return []
+    if "error" in data:
+        return [{"kind": "grader_error", "message": str(data["error"])[:500], "grade_id": None}]
+    return list(data.get("flags", []))
