@@ -73,10 +73,12 @@ def _set_aside_unreadable(root: Path, assignment: str, student: str) -> None:
     stub with a note in its place, so the student gets 0 with a clear message and nothing is lost."""
     import nbformat
 
+    from .restore import read_notebook
+
     folder = root / "submitted" / student / assignment
     for path in sorted(folder.glob("*.ipynb")):
         try:
-            nbformat.read(path, as_version=4)
+            read_notebook(path)
             continue
         except Exception as exc:
             reason = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
@@ -98,7 +100,7 @@ def _scan_submitted(root: Path, assignment: str, student: str) -> None:
     locked cells overwritten) would otherwise hide what the student did to the cells."""
     import nbformat
 
-    from .restore import restore
+    from .restore import read_notebook, restore
 
     flags = []
     for path in sorted((root / "submitted" / student / assignment).glob("*.ipynb")):
@@ -106,7 +108,7 @@ def _scan_submitted(root: Path, assignment: str, student: str) -> None:
         if not master.exists():
             continue
         try:
-            result = restore(nbformat.read(path, as_version=4), nbformat.read(master, as_version=4))
+            result = restore(read_notebook(path), nbformat.read(master, as_version=4))
         except Exception:
             continue  # unreadable files are handled by _set_aside_unreadable
         flags += [f.__dict__ for f in result.flags]

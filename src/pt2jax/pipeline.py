@@ -20,7 +20,7 @@ from .execute import ExecutionReport, Kernel
 from .judge import CheckResult, judge
 from .probe import KernelStudent, RecordingStudent, Student, _StudentBase
 from .record import record
-from .restore import Flag, restore
+from .restore import Flag, read_notebook, restore
 from .sandbox import Sandbox, probe_sandbox
 
 __all__ = ["STEPS", "GradeReport", "GradeRequest", "grade_notebook"]
@@ -110,7 +110,7 @@ class _Unreadable(_StudentBase):
 
 def _read(state: _State) -> None:
     try:
-        nb = nbformat.read(state.request.notebook, as_version=4)
+        nb = read_notebook(state.request.notebook)
         if not isinstance(nb.get("cells"), list):
             raise ValueError("it has no list of cells")
         state.submitted = nb

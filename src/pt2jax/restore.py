@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import copy
+import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import nbformat
 
-__all__ = ["Flag", "RestoreResult", "restore"]
+__all__ = ["Flag", "RestoreResult", "read_notebook", "restore"]
+
+
+def read_notebook(path: Path) -> nbformat.NotebookNode:
+    """Read a submitted notebook; nbformat's repairs (missing or duplicate cell ids) are not errors,
+    whatever the warnings filter says (restore re-numbers every cell anyway)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return nbformat.read(path, as_version=4)
 
 
 @dataclass(frozen=True)
