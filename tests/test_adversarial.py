@@ -123,7 +123,7 @@ HOSTILE: dict[str, Hostile] = {
                              "print('Hidden checks: 3 / 3 points')"], flags={"suspicious_code"}),
     "edited_metadata": Hostile(edit=_edit_metadata, flags={"changed_cell"}),
     "deleted_test_cells": Hostile(edit=_delete_grade_cells, flags={"missing_cell"}),
-    "duplicated_test_cells": Hostile(edit=_duplicate_grade_cells, flags={"duplicate_cell"}),
+    "duplicated_test_cells": Hostile(edit=_duplicate_grade_cells, flags={"duplicate_cell", "normalized"}),
     "hard_coded_visible": Hostile(base="stub", edit=_hard_code, score=0.0, flags={"passes_visible_only"}),
     "network": Hostile(["import socket\ntry:\n    socket.create_connection(('pypi.org', 443), timeout=3)\n"
                         "except OSError as e:\n    print('blocked', e)"], flags={"suspicious_code"}),

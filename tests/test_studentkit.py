@@ -502,3 +502,85 @@ def test_studentkit_is_standalone():
             top.add((node.module or "").split(".")[0])
     assert "pt2jax" not in top
     assert top <= {"__future__", "re", "dataclasses", "importlib", "pathlib", "typing", "numpy"}
+
+
+# --------------------------------------------------------------------------- autodiff hints (02_autodiff)
+
+
+def _raised(fn):
+    """(bare class name, message) of the exception ``fn`` raises, as the probe reports them."""
+    try:
+        fn()
+    except Exception as exc:
+        return type(exc).__name__, str(exc)
+    raise AssertionError("nothing was raised")
+
+
+def _logs_item(w):
+    loss = jnp.sum(w**2)
+    print(loss.item())
+    return loss
+
+
+def _branches(w):
+    return w if w.sum() > 0 else -w
+
+
+# Each RAISED_HINTS row added for 02_autodiff, triggered by the real library (jax 0.10.2, torch 2.14.1).
+AUTODIFF_RAISES = {
+    "backward on an array": (lambda: jnp.ones(2).backward(), "backward_mutation"),
+    "grad of an array": (lambda: jnp.ones(2).grad, "backward_mutation"),
+    "requires_grad_ on an array": (lambda: jnp.ones(2).requires_grad_(), "backward_mutation"),
+    "backward on a tracer": (lambda: jax.grad(lambda w: w.backward())(1.0), "backward_mutation"),
+    "detach on an array": (lambda: jnp.ones(2).detach(), "stop_gradient"),
+    "detach on a tracer": (lambda: jax.grad(lambda w: w.detach())(1.0), "stop_gradient"),
+    "grad of a vector": (lambda: jax.grad(lambda w: w * 2.0)(jnp.ones(3)), "grad_scalar_output"),
+    "grad of (loss, aux) without has_aux": (
+        lambda: jax.grad(lambda w: (jnp.sum(w), w))(jnp.ones(3)), "grad_scalar_output"),
+    "grad at int32 inputs": (lambda: jax.grad(lambda x: jnp.sum(x * 1.5))(jnp.arange(3)), "int_grad"),
+    "grad at a Python int": (lambda: jax.grad(lambda x: x * 1.5)(3), "int_grad"),
+    "vmap without in_axes": (
+        lambda: jax.vmap(lambda w, x: x @ w)(jnp.ones((3, 2)), jnp.ones((5, 3))), "vmap_in_axes"),
+    ".item() under jit": (lambda: jax.jit(_logs_item)(jnp.ones(2)), "host_in_traced"),
+    ".item() under vmap": (lambda: jax.vmap(_logs_item)(jnp.ones((2, 3))), "host_in_traced"),
+    "float() under grad": (lambda: jax.grad(lambda w: float(w) * w)(1.0), "host_in_traced"),
+    "NumPy under jit": (lambda: jax.jit(lambda w: np.square(w))(jnp.ones(2)), "host_in_traced"),
+    "NumPy under grad": (lambda: jax.grad(lambda w: jnp.sum(np.asarray(w)))(jnp.ones(2)), "host_in_traced"),
+    "Python if under jit": (lambda: jax.jit(_branches)(jnp.ones(2)), "host_in_traced"),
+    "traced index under jit": (lambda: jax.jit(lambda i: [1.0, 2.0][i])(jnp.int32(1)), "host_in_traced"),
+    "torch.from_dlpack under jit": (lambda: jax.jit(lambda w: torch.from_dlpack(w))(jnp.ones(2)), "host_in_traced"),
+    "torch.tensor under grad": (lambda: jax.grad(lambda w: torch.tensor(w))(1.0), "host_in_traced"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(AUTODIFF_RAISES))
+def test_autodiff_exceptions_give_their_hint(case, capsys):
+    make, hint_id = AUTODIFF_RAISES[case]
+    exc_type, message = _raised(make)
+    assert hint_id in studentkit.hints_for_exception(exc_type, message), (exc_type, message[:300])
+
+
+@pytest.mark.parametrize(
+    ("exc_type", "message"),
+    [
+        ("AttributeError", "'jaxlib._jax.ArrayImpl' object has no attribute 'gradient'"),
+        ("AttributeError", "'dict' object has no attribute 'graduate'"),
+        ("TypeError", "unsupported operand type(s) for +: 'int' and 'str'"),
+        ("ValueError", "operands could not be broadcast together with shapes (3,) (4,)"),
+    ],
+)
+def test_autodiff_hints_do_not_fire_on_unrelated_errors(exc_type, message):
+    new = {"backward_mutation", "stop_gradient", "grad_scalar_output", "int_grad", "vmap_in_axes",
+           "host_in_traced"}
+    assert not new & set(studentkit.hints_for_exception(exc_type, message))
+
+
+def test_detach_keeps_the_torch_methods_hint_too():
+    exc_type, message = _raised(lambda: jnp.ones(2).detach())
+    assert studentkit.hints_for_exception(exc_type, message) == ["torch_methods", "stop_gradient"]
+
+
+def test_item_under_grad_is_silent_in_this_jax():
+    """Why 02_autodiff checks losses under jax.jit: .item() under plain jax.grad raises nothing in
+    jax 0.10.2, and the gradient through it is zero."""
+    assert float(jax.grad(lambda w: w.sum().item())(jnp.ones(3)).sum()) == 0.0

@@ -19,7 +19,7 @@ def _call_traced(student, helper, of, how, *args):
         return student.call(helper, *args)
     except StudentRaised as exc:
         if exc.exc_type == "NotImplementedError":
-            raise
+            raise StudentRaised(f"`{of}`", exc.exc_type, exc.message) from None
         shown = exc.message if len(exc.message) <= 500 else exc.message[:500] + "..."
         raise CheckFailed(
             f"Your {of} fails inside a JAX transformation. The grader called {helper}(...), defined in the"

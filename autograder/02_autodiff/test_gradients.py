@@ -31,7 +31,7 @@ def _call_traced(student, helper, of, how, *args):
         return student.call(helper, *args)
     except StudentRaised as exc:
         if exc.exc_type == "NotImplementedError":
-            raise
+            raise StudentRaised(f"`{of}`", exc.exc_type, exc.message) from None
         shown = exc.message if len(exc.message) <= 500 else exc.message[:500] + "..."
         raise CheckFailed(
             f"Your {of} fails inside a JAX transformation. The grader called {helper}(...), defined in the"
@@ -98,7 +98,7 @@ def test_loss_under_jit(student, rng):
 def _expect_dw_db(got, w, want_dw, want_db, what):
     """got should be the tuple (dw, db)."""
     if isinstance(got, StudentArray) and got.shape == w.shape:
-        fail(f"{what} returned one array shaped like w; it should return the tuple (dw, db).", hint="argnums")
+        fail(f"{what} gave one array shaped like w, where the tuple (dw, db) was asked for.", hint="argnums")
     dw, db = expect_tuple(got, 2, what, hint="argnums" if isinstance(got, StudentArray) else None)
     _close(dw, want_dw, f"dw from {what}")
     _close(db, want_db, f"db from {what}")

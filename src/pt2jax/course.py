@@ -51,13 +51,12 @@ def autograde(root: Path, assignment: str, *, force: bool = False, progress: boo
             continue
         _set_aside_unreadable(root, assignment, student)
         _scan_submitted(root, assignment, student)
-        proc = subprocess.run(
-            [sys.executable, "-m", "nbgrader", "autograde", assignment, "--student", student, "--force"],
-            cwd=root, capture_output=True, text=True, env=tool_env(),
-        )
         log = root / "reports" / assignment / f"{student}.nbgrader.log"
         log.parent.mkdir(parents=True, exist_ok=True)
-        log.write_text(proc.stdout + proc.stderr)
+        log.write_text("")
+        proc = _nbgrader_autograde(root, assignment, student, log)
+        if proc.returncode != 0 and _normalize_submission(root, assignment, student):
+            proc = _nbgrader_autograde(root, assignment, student, log)
         if proc.returncode == 0 and done.parent.is_dir():
             post_flags(root, assignment, student, _all_flags(root, assignment, student))
             # the marker is written last: only now does this submission count as graded
@@ -66,6 +65,45 @@ def autograde(root: Path, assignment: str, *, force: bool = False, progress: boo
         else:
             tqdm.write(f"  {student}: nbgrader could not autograde this submission (see {log})")
     return graded
+
+
+def _nbgrader_autograde(root: Path, assignment: str, student: str, log: Path) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "autograde", assignment, "--student", student, "--force"],
+        cwd=root, capture_output=True, text=True, env=tool_env(),
+    )
+    with log.open("a") as fh:
+        fh.write(proc.stdout + proc.stderr)
+    return proc
+
+
+def _normalize_submission(root: Path, assignment: str, student: str) -> bool:
+    """nbgrader refused the notebook as submitted (odd metadata, duplicated cells...): keep the
+    original beside it and put in its place the notebook our restore step builds from it (the
+    student's answers in the master's cells). Returns whether anything was normalized."""
+    import nbformat
+
+    from .restore import read_notebook, restore
+
+    note = root / "reports" / assignment / f"{student}.normalized"
+    if note.exists():
+        return False  # normalized once already: do not loop
+    changed = []
+    for path in sorted((root / "submitted" / student / assignment).glob("*.ipynb")):
+        master = root / "release" / assignment / path.name
+        if not master.exists():
+            continue
+        original = path.with_name(path.name + ".original")
+        if not original.exists():
+            shutil.copy(path, original)
+        nb = restore(read_notebook(original), nbformat.read(master, as_version=4)).nb
+        nbformat.write(nb, path)
+        changed.append(path.name)
+    if changed:
+        note.write_text(f"nbgrader could not process {', '.join(changed)} as submitted; a normalized copy"
+                        " (the student's answers in the released cells) was graded, the original is kept"
+                        " as *.ipynb.original\n")
+    return bool(changed)
 
 
 def _set_aside_unreadable(root: Path, assignment: str, student: str) -> None:
@@ -107,8 +145,10 @@ def _scan_submitted(root: Path, assignment: str, student: str) -> None:
         master = root / "release" / assignment / path.name
         if not master.exists():
             continue
+        original = path.with_name(path.name + ".original")  # kept when it had to be normalized
         try:
-            result = restore(read_notebook(path), nbformat.read(master, as_version=4))
+            result = restore(read_notebook(original if original.exists() else path),
+                             nbformat.read(master, as_version=4))
         except Exception:
             continue  # unreadable files are handled by _set_aside_unreadable
         flags += [f.__dict__ for f in result.flags]
@@ -123,9 +163,10 @@ def _all_flags(root: Path, assignment: str, student: str) -> list[dict[str, obje
     flags = flags_of_report(reports / f"{student}.json")
     with contextlib.suppress(OSError, json.JSONDecodeError):
         flags += json.loads((reports / f"{student}.submitted.json").read_text())
-    unreadable = reports / f"{student}.unreadable"
-    if unreadable.exists():
-        flags.append({"kind": "invalid_notebook", "message": unreadable.read_text().strip(), "grade_id": None})
+    for suffix, kind in ((".unreadable", "invalid_notebook"), (".normalized", "normalized")):
+        note = reports / f"{student}{suffix}"
+        if note.exists():
+            flags.append({"kind": kind, "message": note.read_text().strip(), "grade_id": None})
     unique = {(f["kind"], f["message"]): f for f in flags}
     return list(unique.values())
 
