@@ -104,3 +104,40 @@ def test_a_manual_override_survives_a_regrade(graded_course: Path) -> None:
     with Gradebook(url) as gb:
         grade = gb.find_grade("ex02_int_range_check", TINY, TINY, "alice")
         assert (grade.manual_score, grade.auto_score, grade.score) == (0.5, 2.0, 0.5)
+
+
+def test_sigkill_mid_batch_resumes_without_regrading(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from pt2jax.course import class_report
+
+    course = make_course(tmp_path / "course")
+    build_assignment(course, TINY, verify=False)
+    root = course.root
+    nbgrader(root, "generate_assignment", TINY, "--force")
+    students = ["s1", "s2", "s3"]
+    for student in students:
+        dest = root / "submitted" / student / TINY
+        dest.mkdir(parents=True)
+        shutil.copy(course.solutions / TINY / f"{TINY}.ipynb", dest / f"{TINY}.ipynb")
+    cmd = [sys.executable, "-m", "pt2jax", "--course", str(root), "autograde", TINY]
+    proc = subprocess.Popen(cmd, cwd=root, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = root / "autograded" / "s1" / TINY / DONE_MARK
+    deadline = time.monotonic() + 300
+    while not first.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert first.exists()
+    os.killpg(proc.pid, signal.SIGKILL)  # the whole batch, nbgrader and kernels included
+    proc.wait()
+    stamp = first.read_text()
+    pending = [s for s in students if not (root / "autograded" / s / TINY / DONE_MARK).exists()]
+    assert "s1" not in pending and pending  # killed mid-batch
+    assert autograde(root, TINY, progress=False) == pending  # only the unfinished ones
+    assert first.read_text() == stamp  # s1 was not graded again
+    rows = {s: scores for s, scores, _ in class_report(root, TINY).rows}
+    assert {s: sum(v[0] for v in rows[s].values()) for s in students} == {s: 3.0 for s in students}

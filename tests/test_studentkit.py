@@ -554,7 +554,7 @@ AUTODIFF_RAISES = {
 
 
 @pytest.mark.parametrize("case", sorted(AUTODIFF_RAISES))
-def test_autodiff_exceptions_give_their_hint(case, capsys):
+def test_autodiff_exceptions_give_their_hint(case):
     make, hint_id = AUTODIFF_RAISES[case]
     exc_type, message = _raised(make)
     assert hint_id in studentkit.hints_for_exception(exc_type, message), (exc_type, message[:300])

@@ -1,5 +1,7 @@
 """Hidden checks for Part 2 of 02_autodiff: parameters as pytrees (exercises 5 to 7)."""
 
+import itertools
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -78,7 +80,7 @@ def _mlp_params(rng, n_hidden):
     sizes = [int(s) for s in rng.integers(2, 7, size=n_hidden + 2)]
     layers = [{"w": (rng.normal(size=(fan_in, fan_out)) / np.sqrt(fan_in)).astype(np.float32),
                "b": rng.normal(scale=0.3, size=fan_out).astype(np.float32)}
-              for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True)]
+              for fan_in, fan_out in itertools.pairwise(sizes)]
     return {"hidden": layers[:-1], "out": layers[-1]}, sizes
 
 

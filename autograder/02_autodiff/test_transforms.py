@@ -127,7 +127,7 @@ def test_finite_difference(student, rng):
 @check("ex13_grad_check_check", points=1)
 def test_autodiff_directional_derivative(student, rng):
     """ad, the jax.grad directional derivative in float64, matches autograd's to 1e-8."""
-    _, ad, want, eps = _gradient_check(student, rng)
+    _, ad, want, _ = _gradient_check(student, rng)
     what = "ad from gradient_check(...)"
     _float64(ad, what)
     expect_array(ad, want, dtype="float64", rtol=1e-8, atol=1e-12, what=what)

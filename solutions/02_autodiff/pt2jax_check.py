@@ -180,10 +180,17 @@ MISCONCEPTIONS: dict[str, tuple[str, str]] = {
     ),
     "host_in_traced": (
         "host code inside a traced function",
-        "Under jax.jit and jax.vmap (and wherever the grader applies them) your function receives"
-        " tracers, not numbers: .item(), float(), a Python if on a value, NumPy functions and torch"
-        " calls need concrete data and raise. Stay in jax.numpy inside functions JAX transforms,"
-        " print with jax.debug.print, and convert to Python, NumPy or torch outside.",
+        "jax.jit, jax.vmap and jax.grad call your function with tracers instead of arrays. Code that"
+        " needs the actual numbers (.item(), float(), a Python if on a value, NumPy functions) raises"
+        " under jax.jit and jax.vmap, and torch cannot take a tracer at all. Stay in jax.numpy inside"
+        " functions that JAX transforms, print with jax.debug.print, and convert to Python, NumPy or"
+        " torch only outside them.",
+    ),
+    "vmap_in_axes": (
+        "vmap without in_axes",
+        "jax.vmap maps over axis 0 of every argument unless told otherwise. Give in_axes with None"
+        " for the arguments every example shares (the parameters) and 0 for the batched ones, e.g."
+        " in_axes=(None, None, 0, 0), as torch.func.vmap's in_dims.",
     ),
     "stop_gradient": (
         "stop_gradient is JAX's .detach()",
@@ -202,15 +209,17 @@ RAISED_HINTS: list[tuple[str, str, str]] = [
     ("AttributeError", r"has no attribute '(numel|dim|clone|detach|cuda|index_put_|\w+_)'", "torch_methods"),
     ("TypeError", r"'(tuple|int)' object is not callable", "torch_methods"),
     ("TypeError", r"non-tuple sequence for multidimensional indexing", "python_list_index"),
-    ("AttributeError", r"has no attribute '(backward|grad|requires_grad_?|grad_fn|zero_grad)'", "backward_mutation"),
-    ("AttributeError", r"has no attribute 'detach'", "stop_gradient"),
+    # on a jax.Array the name is quoted; on a tracer (inside grad/jit/vmap) it is not
+    ("AttributeError", r"has no attribute '?(backward|grad|requires_grad_?|grad_fn|zero_grad)\b", "backward_mutation"),
+    ("AttributeError", r"has no attribute '?detach\b", "stop_gradient"),
     ("TypeError", r"Gradient only defined for scalar-output functions", "grad_scalar_output"),
     ("TypeError", r"grad requires real- or complex-valued inputs", "int_grad"),
-    ("ConcretizationTypeError", r"[Tt]race", "host_in_traced"),
+    ("ValueError", r"vmap got inconsistent sizes for array axes to be mapped", "vmap_in_axes"),
+    ("ConcretizationTypeError", r"[Tt]racer", "host_in_traced"),
     ("TracerArrayConversionError", r"__array__\(\) was called on traced array", "host_in_traced"),
-    ("TracerBoolConversionError", r"[Tt]race", "host_in_traced"),
-    ("TracerIntegerConversionError", r"[Tt]race", "host_in_traced"),
-    ("AttributeError", r"Tracer has no attribute", "host_in_traced"),
+    ("TracerBoolConversionError", r"[Tt]raced array", "host_in_traced"),
+    ("TracerIntegerConversionError", r"[Tt]raced array", "host_in_traced"),
+    ("AttributeError", r"Tracer has no attribute __", "host_in_traced"),  # torch.from_dlpack(tracer)
 ]
 
 
