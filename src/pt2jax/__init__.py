@@ -3,19 +3,27 @@
 The public API: build a course, grade a notebook, write hidden checks.
 """
 
-from .build import build_assignment
-from .checks import as_jax, as_torch, check, expect, expect_array, fail, prng_key
-from .config import Course, Limits, find_course_root
-from .errors import (
-    CheckFailed,
-    GradingError,
-    StudentCrashed,
-    StudentMissing,
-    StudentRaised,
-    StudentTimeout,
-)
-from .pipeline import GradeReport, GradeRequest, grade_notebook
-from .wire import Opaque, StudentArray
+from importlib import import_module
+from typing import Any
+
+# name -> module: imported on first use, so `pt2jax grade` does not pay for `pt2jax build`'s imports
+_EXPORTS = {
+    "build_assignment": "build",
+    "as_jax": "checks", "as_torch": "checks", "check": "checks", "expect": "checks",
+    "expect_array": "checks", "fail": "checks", "prng_key": "checks",
+    "Course": "config", "Limits": "config", "find_course_root": "config",
+    "CheckFailed": "errors", "GradingError": "errors", "StudentCrashed": "errors",
+    "StudentMissing": "errors", "StudentRaised": "errors", "StudentTimeout": "errors",
+    "GradeReport": "pipeline", "GradeRequest": "pipeline", "grade_notebook": "pipeline",
+    "Opaque": "wire", "StudentArray": "wire",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module 'pt2jax' has no attribute {name!r}")
+
 
 __all__ = [
     "CheckFailed",

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,6 +153,9 @@ def _execute_and_judge(state: _State) -> None:
                                student_id=req.student_id, assignment=req.assignment)
         state.nb = _blank_copy(state.master)
         return
+    # the checks import torch and jax: warm them up while the student's notebook runs
+    warmup = threading.Thread(target=_warm_imports, daemon=True)
+    warmup.start()
     with tempfile.TemporaryDirectory(prefix="pt2jax-run-") as tmp, contextlib.ExitStack() as stack:
         scratch = Path(tmp)
         _stage_workdir(req.master_path.parent, scratch)
@@ -197,6 +202,12 @@ def _flag_visible_only(state: _State) -> None:
             report.flags.append(Flag(
                 "passes_visible_only",
                 f"'{gid}': the visible self-check passed but hidden checks failed (hard-coded answer?)", gid))
+
+
+def _warm_imports() -> None:
+    for module in ("torch", "jax", "jax.numpy"):
+        with contextlib.suppress(Exception):
+            importlib.import_module(module)
 
 
 def _record(state: _State) -> None:
