@@ -26,6 +26,7 @@ __all__ = [
     "compare_arrays",
     "facts_of",
     "hint_text",
+    "hints_for_exception",
 ]
 
 # id -> (short title, explanation for a PyTorch user)
@@ -119,11 +120,112 @@ MISCONCEPTIONS: dict[str, tuple[str, str]] = {
         "function not jitted",
         "Wrap the function with jax.jit (or nnx.jit) and call the compiled version.",
     ),
+    "torch_methods": (
+        "a torch-only Tensor method",
+        "jax.Array has no .numel(), .dim(), .size() (as a call), .clone() or in-place *_ methods:"
+        " use x.size / x.ndim / x.shape, and functions from jax.numpy.",
+    ),
+    "python_list_index": (
+        "indexing with a Python list",
+        "x[[0, 2]] is refused by JAX (a list is ambiguous there); index with an array:"
+        " x[jnp.array([0, 2])], or a tuple for several axes.",
+    ),
+    "elementwise_matmul": (
+        "* where @ was meant",
+        "x * y is the elementwise product in JAX as in torch; the matrix product is x @ y"
+        " (jnp.matmul).",
+    ),
     "batchnorm_train_mode": (
         "BatchNorm left in training mode",
         "Call model.eval() before evaluating (and model.train() before training), as in torch.",
     ),
+    "backward_mutation": (
+        ".backward() and .grad",
+        "A jax.Array has no .backward(), .grad or requires_grad, and nothing is recorded while you"
+        " compute. jax.grad(f) returns a function that returns the gradients: keep its result"
+        " (grads = jax.grad(loss)(params, ...)) and build new parameters from it; nothing is"
+        " updated in place, so an update you compute and do not keep changes nothing.",
+    ),
+    "accumulated_grads": (
+        "expecting gradients to accumulate",
+        "torch adds every backward() into .grad until zero_grad(); jax.grad returns fresh gradients"
+        " on every call and adds them to nothing. To accumulate over micro-batches, add the gradient"
+        " trees yourself (jax.tree.map(jnp.add, total, grads)); a training step uses the gradient of"
+        " the current parameters only.",
+    ),
+    "argnums": (
+        "argnums forgotten",
+        "jax.grad(f) differentiates with respect to f's first positional argument only. Pass"
+        " argnums=2 for another single argument (one gradient back) or argnums=(0, 1) for several"
+        " (a tuple of gradients back, in that order).",
+    ),
+    "grad_structure": (
+        "gradients in another structure than the parameters",
+        "jax.grad of a function of a pytree returns a pytree of the same structure (dicts stay"
+        " dicts, lists stay lists). Return it as it is, and update with jax.tree.map(f, params,"
+        " grads) instead of looping over jax.tree.leaves, which flattens the structure.",
+    ),
+    "grad_scalar_output": (
+        "jax.grad of a non-scalar output",
+        "jax.grad needs a function that returns one number, like torch's backward() without"
+        " gradient=. Return (loss, aux) with has_aux=True for extra outputs; use jax.vjp for a"
+        " vector-Jacobian product (torch: out.backward(gradient=v)), and jax.jacrev/jacfwd/hessian"
+        " for full Jacobians and Hessians.",
+    ),
+    "int_grad": (
+        "jax.grad with respect to integers",
+        "jax.grad refuses integer inputs, as torch refuses requires_grad on integer tensors: convert"
+        " first (x.astype(jnp.float32)). allow_int=True only returns float0 placeholders, which hold"
+        " no derivative.",
+    ),
+    "host_in_traced": (
+        "host code inside a traced function",
+        "jax.jit, jax.vmap and jax.grad call your function with tracers instead of arrays. Code that"
+        " needs the actual numbers (.item(), float(), a Python if on a value, NumPy functions) raises"
+        " under jax.jit and jax.vmap, and torch cannot take a tracer at all. Stay in jax.numpy inside"
+        " functions that JAX transforms, print with jax.debug.print, and convert to Python, NumPy or"
+        " torch only outside them.",
+    ),
+    "vmap_in_axes": (
+        "vmap without in_axes",
+        "jax.vmap maps over axis 0 of every argument unless told otherwise. Give in_axes with None"
+        " for the arguments every example shares (the parameters) and 0 for the batched ones, e.g."
+        " in_axes=(None, None, 0, 0), as torch.func.vmap's in_dims.",
+    ),
+    "stop_gradient": (
+        "stop_gradient is JAX's .detach()",
+        "A jax.Array has no .detach(): jax.lax.stop_gradient(x) returns x's value and counts as a"
+        " constant when differentiated. The straight-through trick is x + jax.lax.stop_gradient(f(x) - x).",
+    ),
 }
+
+
+# (exception type, regex on its message, misconception id): hints read off a raised exception.
+RAISED_HINTS: list[tuple[str, str, str]] = [
+    ("TypeError", r"in-place item assignment|immutable", "inplace_update"),
+    ("TypeError", r"unexpected keyword argument 'dim'", "dim_vs_axis"),
+    ("TypeError", r"unexpected keyword argument 'keepdim'", "keepdim"),
+    ("ValueError", r"incompatible devices", "committed_device"),
+    ("AttributeError", r"has no attribute '(numel|dim|clone|detach|cuda|index_put_|\w+_)'", "torch_methods"),
+    ("TypeError", r"'(tuple|int)' object is not callable", "torch_methods"),
+    ("TypeError", r"non-tuple sequence for multidimensional indexing", "python_list_index"),
+    # on a jax.Array the name is quoted; on a tracer (inside grad/jit/vmap) it is not
+    ("AttributeError", r"has no attribute '?(backward|grad|requires_grad_?|grad_fn|zero_grad)\b", "backward_mutation"),
+    ("AttributeError", r"has no attribute '?detach\b", "stop_gradient"),
+    ("TypeError", r"Gradient only defined for scalar-output functions", "grad_scalar_output"),
+    ("TypeError", r"grad requires real- or complex-valued inputs", "int_grad"),
+    ("ValueError", r"vmap got inconsistent sizes for array axes to be mapped", "vmap_in_axes"),
+    ("ConcretizationTypeError", r"[Tt]racer", "host_in_traced"),
+    ("TracerArrayConversionError", r"__array__\(\) was called on traced array", "host_in_traced"),
+    ("TracerBoolConversionError", r"[Tt]raced array", "host_in_traced"),
+    ("TracerIntegerConversionError", r"[Tt]raced array", "host_in_traced"),
+    ("AttributeError", r"Tracer has no attribute __", "host_in_traced"),  # torch.from_dlpack(tracer)
+]
+
+
+def hints_for_exception(exc_type: str, message: str) -> list[str]:
+    """Misconception ids suggested by an exception the student's code raised."""
+    return [h for t, pattern, h in RAISED_HINTS if t == exc_type and re.search(pattern, message)]
 
 
 def hint_text(hint_id: str) -> str:
