@@ -128,3 +128,11 @@ def test_build_then_regenerate_is_byte_identical(tmp_path: Path) -> None:
     second, _ = generate(course, TINY, tmp_path / "b")
     for path in (tmp_path / "first").iterdir():
         assert path.read_bytes() == (second / path.name).read_bytes()
+
+
+def test_build_refuses_a_solution_whose_self_check_fails(tmp_path: Path) -> None:
+    course = _broken_course(tmp_path, "check_array(add_one(jnp.arange(3.0)), jnp.arange(1.0, 4.0))",
+                            "check_array(add_one(jnp.arange(3.0)), jnp.arange(2.0, 5.0))")
+    with pytest.raises(BuildError, match=r"(?s)self-checks fail.*ex01_add_one_check"):
+        build_assignment(course, TINY)
+    assert not (course.release / TINY).exists()

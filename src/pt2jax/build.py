@@ -151,6 +151,13 @@ def build_assignment(course: Course, assignment: str, *, verify: bool = True, in
                             f"{assignment}: the solution scores {score[0]:g}/{score[1]:g}; not released.\n"
                             + "\n".join(failed[:10])
                         )
+                    broken = [i for i in (report.execution.issues if report.execution else [])
+                              if i.grade_id in report.cell_scores]  # a grade cell's self-check raised
+                    if broken:
+                        raise BuildError(
+                            f"{assignment}: the solution's visible self-checks fail; not released.\n"
+                            + "\n".join(f"{i.grade_id}: {i.message}" for i in broken)
+                        )
                 else:
                     result.stub_score = score
                     if report.score != 0:
