@@ -125,8 +125,9 @@ class Sandbox:
         inner = [
             bwrap, "--die-with-parent", "--new-session", "--unshare-all",
             "--uid", str(NOBODY), "--gid", str(NOBODY),
-            *_system_mounts(), *_python_mounts(),
-            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", *mounts,
+            # /tmp first: the venv or the scratch dir may live under /tmp, and later mounts win
+            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+            *_system_mounts(), *_python_mounts(), *mounts,
             "--chdir", str(self.scratch),
             # the grader's PID means nothing in the new PID namespace; --die-with-parent covers it
             "--unsetenv", "JPY_PARENT_PID",
