@@ -140,3 +140,11 @@ def test_exits_in_a_cell_do_not_stop_probing_the_rest(tmp_path: Path, code: str)
             assert [i.kind for i in report.issues] == ["kernel_died", "skipped"]
         else:  # IPython turns SystemExit/KeyboardInterrupt into a cell error; the kernel lives on
             assert student.call("f") == 7 and student.call("g") == 8
+
+
+def test_private_tmp_is_mounted_before_the_venv_and_scratch(tmp_path: Path) -> None:
+    """A checkout or scratch dir under /tmp must stay visible (later bwrap mounts win)."""
+    import sys
+
+    argv = Sandbox(tmp_path).wrap(["true"])[-1]  # the sh -c command line
+    assert argv.index("--tmpfs /tmp") < argv.index(f"--ro-bind {sys.prefix} ") < argv.index(f"--bind {tmp_path} ")
