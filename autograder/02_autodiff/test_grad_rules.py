@@ -3,27 +3,17 @@
 import numpy as np
 import torch
 
-from pt2jax.checks import CheckFailed, StudentArray, StudentRaised, as_jax, check, expect_array, expect_tuple
-
-
-def _close(got, want, what, hints=()):
-    """float32 results of matmuls and reductions: 1e-4 relative to the reference's scale."""
-    want = want.detach() if isinstance(want, torch.Tensor) else np.asarray(want)
-    scale = max(1.0, float(np.abs(np.asarray(want)).max(initial=0.0)))
-    expect_array(got, want, rtol=1e-4, atol=1e-4 * scale, what=what, hints=hints)
-
-
-def _call_traced(student, helper, of, how, *args):
-    """Call a locked notebook helper that applies a JAX transformation to the student's function ``of``."""
-    try:
-        return student.call(helper, *args)
-    except StudentRaised as exc:
-        if exc.exc_type == "NotImplementedError":
-            raise StudentRaised(f"`{of}`", exc.exc_type, exc.message) from None
-        shown = exc.message if len(exc.message) <= 500 else exc.message[:500] + "..."
-        raise CheckFailed(
-            f"Your {of} fails inside a JAX transformation. The grader called {helper}(...), defined in the"
-            f" self-check cell, which {how}; it raised {exc.exc_type}: {shown}", exc.hints) from None
+from pt2jax.checks import (
+    CheckFailed,
+    StudentArray,
+    StudentRaised,
+    as_jax,
+    call_transformed,
+    check,
+    expect_array,
+    expect_close,
+    expect_tuple,
+)
 
 
 def _matches(got, want):
@@ -64,7 +54,7 @@ def test_ste_gradient(student, rng):
     x = _ste_input(rng)
     c = rng.uniform(0.5, 3.0, size=x.shape).astype(np.float32)
     _, want = _torch_ste(x, c)
-    got = _call_traced(student, "ste_grad", "round_ste", "differentiates it with jax.grad under jax.jit",
+    got = call_transformed(student, "ste_grad", "round_ste", "differentiates it with jax.grad under jax.jit",
                        as_jax(x), as_jax(c))
     zero = isinstance(got, StudentArray) and got.value.size > 0 and not np.any(got.value)
     expect_array(got, want, what="ste_grad(x, c), the gradient of sum(round_ste(x) * c)",
@@ -95,15 +85,15 @@ def _vjp_case(student, rng):
 def test_vjp_output_and_weights(student, rng):
     """out is tanh(x @ w); w_bar is w.grad after out.backward(gradient=v)."""
     (out, w_bar, _), ((want_out, want_w, _), (_, ones_w, _)), what = _vjp_case(student, rng)
-    _close(out, want_out, f"out from {what}")
-    _close(w_bar, want_w, f"w_bar from {what}", hints=["grad_scalar_output"] if _matches(w_bar, ones_w) else [])
+    expect_close(out, want_out, f"out from {what}")
+    expect_close(w_bar, want_w, f"w_bar from {what}", hints=["grad_scalar_output"] if _matches(w_bar, ones_w) else [])
 
 
 @check("ex09_vjp_check", points=1)
 def test_vjp_inputs(student, rng):
     """x_bar is x.grad after out.backward(gradient=v)."""
     (_, _, x_bar), ((_, _, want_x), (_, _, ones_x)), what = _vjp_case(student, rng)
-    _close(x_bar, want_x, f"x_bar from {what}", hints=["grad_scalar_output"] if _matches(x_bar, ones_x) else [])
+    expect_close(x_bar, want_x, f"x_bar from {what}", hints=["grad_scalar_output"] if _matches(x_bar, ones_x) else [])
 
 
 # Exercise 10 ------------------------------------------------------------------------------------
@@ -121,7 +111,7 @@ def _slopes_case(student, rng, shape):
         raise
     tx = torch.from_numpy(xs).float().requires_grad_()
     (tx * torch.sin(tx)).sum().backward()
-    _close(got, tx.grad, f"slopes(xs) for int32 xs of shape {shape}",
+    expect_close(got, tx.grad, f"slopes(xs) for int32 xs of shape {shape}",
            hints=["int_grad"] if isinstance(got, StudentArray) and got.dtype != "float32" else [])
 
 

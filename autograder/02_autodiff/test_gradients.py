@@ -5,37 +5,17 @@ import torch
 import torch.nn.functional as F
 
 from pt2jax.checks import (
-    CheckFailed,
     StudentArray,
-    StudentRaised,
     as_jax,
+    call_transformed,
     check,
     expect,
     expect_array,
+    expect_close,
     expect_tuple,
     fail,
     show,
 )
-
-
-def _close(got, want, what, hints=()):
-    """float32 results of matmuls and reductions: 1e-4 relative to the reference's scale."""
-    want = want.detach() if isinstance(want, torch.Tensor) else np.asarray(want)
-    scale = max(1.0, float(np.abs(np.asarray(want)).max(initial=0.0)))
-    expect_array(got, want, rtol=1e-4, atol=1e-4 * scale, what=what, hints=hints)
-
-
-def _call_traced(student, helper, of, how, *args):
-    """Call a locked notebook helper that applies a JAX transformation to the student's function ``of``."""
-    try:
-        return student.call(helper, *args)
-    except StudentRaised as exc:
-        if exc.exc_type == "NotImplementedError":
-            raise StudentRaised(f"`{of}`", exc.exc_type, exc.message) from None
-        shown = exc.message if len(exc.message) <= 500 else exc.message[:500] + "..."
-        raise CheckFailed(
-            f"Your {of} fails inside a JAX transformation. The grader called {helper}(...), defined in the"
-            f" self-check cell, which {how}; it raised {exc.exc_type}: {shown}", exc.hints) from None
 
 
 def _linear_case(rng, square=False):
@@ -72,7 +52,7 @@ def test_predict(student, rng):
     w, b, x, _ = _linear_case(rng)
     got = student.call("predict", *_send(x, w, b))
     want = torch.from_numpy(x) @ torch.from_numpy(w) + torch.from_numpy(b)
-    _close(got, want, f"predict(x, w, b) for x of shape {x.shape} and w of shape {w.shape}")
+    expect_close(got, want, f"predict(x, w, b) for x of shape {x.shape} and w of shape {w.shape}")
 
 
 @check("ex01_linear_model_check", points=1)
@@ -81,16 +61,16 @@ def test_loss_value(student, rng):
     w, b, x, y = _linear_case(rng)
     got = student.call("compute_loss", *_send(w, b, x, y))
     want, *_ = _torch_reference(w, b, x, y)
-    _close(got, want, f"compute_loss(w, b, x, y) for x of shape {x.shape} and y of shape {y.shape}")
+    expect_close(got, want, f"compute_loss(w, b, x, y) for x of shape {x.shape} and y of shape {y.shape}")
 
 
 @check("ex01_linear_model_check", points=1)
 def test_loss_under_jit(student, rng):
     """compute_loss compiled with jax.jit (the notebook's jit_loss) gives the same loss."""
     w, b, x, y = _linear_case(rng)
-    got = _call_traced(student, "jit_loss", "compute_loss", "compiles it with jax.jit", *_send(w, b, x, y))
+    got = call_transformed(student, "jit_loss", "compute_loss", "compiles it with jax.jit", *_send(w, b, x, y))
     want, *_ = _torch_reference(w, b, x, y)
-    _close(got, want, "jit_loss(w, b, x, y), your compute_loss under jax.jit")
+    expect_close(got, want, "jit_loss(w, b, x, y), your compute_loss under jax.jit")
 
 
 # Exercise 2 -------------------------------------------------------------------------------------
@@ -100,8 +80,8 @@ def _expect_dw_db(got, w, want_dw, want_db, what):
     if isinstance(got, StudentArray) and got.shape == w.shape:
         fail(f"{what} gave one array shaped like w, where the tuple (dw, db) was asked for.", hint="argnums")
     dw, db = expect_tuple(got, 2, what, hint="argnums" if isinstance(got, StudentArray) else None)
-    _close(dw, want_dw, f"dw from {what}")
-    _close(db, want_db, f"db from {what}")
+    expect_close(dw, want_dw, f"dw from {what}")
+    expect_close(db, want_db, f"db from {what}")
 
 
 @check("ex02_grad_check", points=1)
@@ -123,7 +103,7 @@ def _loss_and_grads(student, rng):
 def test_loss_and_grads_value(student, rng):
     """loss_and_grads returns the loss as its first item."""
     (loss, _), _, (want, *_) = _loss_and_grads(student, rng)
-    _close(loss, want, "the loss from loss_and_grads(w, b, x, y)")
+    expect_close(loss, want, "the loss from loss_and_grads(w, b, x, y)")
 
 
 @check("ex02_grad_check", points=1)
@@ -142,7 +122,7 @@ def test_input_grad(student, rng):
     *_, want_dx = _torch_reference(w, b, x, y)
     got = student.call("input_grad", *_send(w, b, x, y))
     wrong_arg = isinstance(got, StudentArray) and got.shape in (w.shape, b.shape)
-    _close(got, want_dx, f"input_grad(w, b, x, y) for x of shape {x.shape} and w of shape {w.shape}",
+    expect_close(got, want_dx, f"input_grad(w, b, x, y) for x of shape {x.shape} and w of shape {w.shape}",
            hints=["argnums"] if wrong_arg else [])
 
 
@@ -154,7 +134,7 @@ def test_input_grad_when_shapes_agree(student, rng):
     got = student.call("input_grad", *_send(w, b, x, y))
     is_dw = (isinstance(got, StudentArray) and got.shape == w.shape
              and bool(np.allclose(got.value, want_dw.numpy(), rtol=1e-4, atol=1e-5)))
-    _close(got, want_dx, f"input_grad(w, b, x, y) for x and w both of shape {x.shape}",
+    expect_close(got, want_dx, f"input_grad(w, b, x, y) for x and w both of shape {x.shape}",
            hints=["argnums"] if is_dw else [])
 
 
@@ -199,8 +179,8 @@ def _xent_loss(student, rng):
 def test_xent_loss_and_logits(student, rng):
     """xent_loss returns F.cross_entropy's loss and the logits in aux."""
     loss, aux, (want_loss, want_logits, *_) = _xent_loss(student, rng)
-    _close(loss, want_loss, "the loss from xent_loss(w, b, x, labels)")
-    _close(aux["logits"], want_logits, 'aux["logits"]')
+    expect_close(loss, want_loss, "the loss from xent_loss(w, b, x, labels)")
+    expect_close(aux["logits"], want_logits, 'aux["logits"]')
 
 
 @check("ex04_has_aux_check", points=1)
@@ -218,6 +198,6 @@ def test_xent_grads(student, rng):
     got = student.call("xent_grads", *_send(w, b, x, labels))
     value, grads = expect_tuple(got, 2, "xent_grads(w, b, x, labels)")
     loss, aux = expect_tuple(value, 2, "the first item of xent_grads(...), (loss, aux),")
-    _close(loss, want_loss, "the loss from xent_grads(w, b, x, labels)")
-    _close(_aux(aux, "aux from xent_grads(...)")["logits"], want_logits, 'aux["logits"] from xent_grads(...)')
+    expect_close(loss, want_loss, "the loss from xent_grads(w, b, x, labels)")
+    expect_close(_aux(aux, "aux from xent_grads(...)")["logits"], want_logits, 'aux["logits"] from xent_grads(...)')
     _expect_dw_db(grads, w, want_dw, want_db, "the gradients from xent_grads(w, b, x, labels)")

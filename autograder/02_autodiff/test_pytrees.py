@@ -6,15 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pt2jax.checks import Opaque, StudentArray, as_jax, check, expect, expect_array, fail
-
-
-def _close(got, want, what, hints=()):
-    """float32 results of matmuls and reductions: 1e-4 relative to the reference's scale."""
-    want = want.detach() if isinstance(want, torch.Tensor) else np.asarray(want)
-    scale = max(1.0, float(np.abs(np.asarray(want)).max(initial=0.0)))
-    expect_array(got, want, rtol=1e-4, atol=1e-4 * scale, what=what, hints=hints)
-
+from pt2jax.checks import Opaque, StudentArray, as_jax, check, expect, expect_close, fail
 
 # Trees: nested dicts and lists with NumPy arrays (grader side), StudentArrays (student results) or
 # torch tensors at the leaves.
@@ -64,7 +56,7 @@ def _expect_tree_close(got, want, what, path=""):
         for i, (g, w) in enumerate(zip(got, want, strict=True)):
             _expect_tree_close(g, w, what, f"{path}[{i}]")
     else:
-        _close(got, want, f"{what}{path}")
+        expect_close(got, want, f"{what}{path}")
 
 
 def _trees_close(got, want):
@@ -118,7 +110,7 @@ def test_mlp_loss(student, rng):
     x, y = _mlp_data(rng, sizes, int(rng.integers(3, 12)))
     got = student.call("mlp_loss", _send(params), as_jax(x), as_jax(y))
     want = _torch_mlp_loss(_torch_params(params), x, y)
-    _close(got, want, f"mlp_loss(params, x, y) for layer sizes {sizes}")
+    expect_close(got, want, f"mlp_loss(params, x, y) for layer sizes {sizes}")
 
 
 def _mlp_grads(student, rng):
@@ -206,4 +198,4 @@ def test_global_norm(student, rng):
     tree = {"layers": [{"w": arrays[0], "b": arrays[1]}, {"w": arrays[2]}], "scale": arrays[3]}
     got = student.call("global_norm", _send(tree))
     want = torch.nn.utils.get_total_norm([torch.from_numpy(a) for a in arrays])
-    _close(got, want, f"global_norm of a tree with leaves of shapes {shapes}")
+    expect_close(got, want, f"global_norm of a tree with leaves of shapes {shapes}")

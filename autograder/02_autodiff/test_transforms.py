@@ -4,14 +4,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pt2jax.checks import StudentArray, as_jax, check, expect, expect_array, expect_tuple, fail, show
-
-
-def _close(got, want, what, hints=()):
-    """float32 results of matmuls and reductions: 1e-4 relative to the reference's scale."""
-    want = want.detach() if isinstance(want, torch.Tensor) else np.asarray(want)
-    scale = max(1.0, float(np.abs(np.asarray(want)).max(initial=0.0)))
-    expect_array(got, want, rtol=1e-4, atol=1e-4 * scale, what=what, hints=hints)
+from pt2jax.checks import StudentArray, as_jax, check, expect, expect_array, expect_close, expect_tuple, fail, show
 
 
 def _matches(got, want):
@@ -46,8 +39,8 @@ def _per_example_case(student, n, rng):
              f" Stack one gradient per example, shape {(n, *w.shape)}.")
     per_example = torch.func.vmap(torch.func.grad(_torch_loss, argnums=(0, 1)), in_dims=(None, None, 0, 0))
     want_dw, want_db = per_example(*(torch.from_numpy(a) for a in (w, b, x, y)))
-    _close(dw, want_dw, f"dw from {what}")
-    _close(db, want_db, f"db from {what}")
+    expect_close(dw, want_dw, f"dw from {what}")
+    expect_close(db, want_db, f"db from {what}")
 
 
 @check("ex11_per_example_check", points=2)
@@ -80,7 +73,7 @@ def test_layer_jacobian(student, rng):
     ta = torch.from_numpy(a)
     want = torch.func.jacrev(lambda t: torch.tanh(ta @ t))(torch.from_numpy(x))
     got = student.call("layer_jacobian", as_jax(a), as_jax(x))
-    _close(got, want, f"layer_jacobian(a, x) for a of shape {a.shape}")
+    expect_close(got, want, f"layer_jacobian(a, x) for a of shape {a.shape}")
 
 
 @check("ex12_jacobians_check", points=1)
@@ -90,7 +83,7 @@ def test_lse_hessian(student, rng):
     ta = torch.from_numpy(a)
     want = torch.autograd.functional.hessian(lambda t: torch.logsumexp(ta @ t, dim=0), torch.from_numpy(x))
     got = student.call("lse_hessian", as_jax(a), as_jax(x))
-    _close(got, want, f"lse_hessian(a, x) for a of shape {a.shape}")
+    expect_close(got, want, f"lse_hessian(a, x) for a of shape {a.shape}")
 
 
 # Exercise 13 ------------------------------------------------------------------------------------
@@ -178,8 +171,8 @@ def test_final_params(student, rng):
         hints.append("backward_mutation")              # the update was computed but never kept
     elif _matches(final["w"], acc_w.numpy()) and _matches(final["b"], acc_b.numpy()):
         hints.append("accumulated_grads")
-    _close(final["w"], want_w, f'final["w"] from {what}', hints=hints)
-    _close(final["b"], want_b, f'final["b"] from {what}', hints=hints)
+    expect_close(final["w"], want_w, f'final["w"] from {what}', hints=hints)
+    expect_close(final["b"], want_b, f'final["b"] from {what}', hints=hints)
 
 
 @check("ex14_train_check", points=1)
@@ -188,4 +181,4 @@ def test_losses(student, rng):
     (_, losses), (w, b, x, y, lr, steps), what = _train_case(student, rng)
     *_, want = _torch_train(w, b, x, y, lr, steps)
     constant = isinstance(losses, StudentArray) and losses.value.size > 1 and np.ptp(losses.value) == 0
-    _close(losses, want, f"losses from {what}", hints=["backward_mutation"] if constant else [])
+    expect_close(losses, want, f"losses from {what}", hints=["backward_mutation"] if constant else [])

@@ -27,9 +27,11 @@ __all__ = [
     "StudentTimeout",
     "as_jax",
     "as_torch",
+    "call_transformed",
     "check",
     "expect",
     "expect_array",
+    "expect_close",
     "expect_tuple",
     "extra_hints",
     "fail",
@@ -91,6 +93,29 @@ def extra_hints(*hint_ids: str) -> Iterator[None]:
         if not (isinstance(exc, StudentRaised) and exc.exc_type == "NotImplementedError"):
             exc.hints = tuple(exc.hints) + hint_ids
         raise
+
+
+def expect_close(got: Any, want: Any, what: str, hints: Iterable[str] = (), rel: float = 1e-4) -> None:
+    """``expect_array`` for float32 results of matmuls and reductions: tolerance ``rel`` relative to
+    the reference's scale (at least 1), which holds on CPU and GPU alike."""
+    if hasattr(want, "detach"):
+        want = want.detach()
+    scale = max(1.0, float(np.abs(np.asarray(want)).max(initial=0.0)))
+    expect_array(got, want, rtol=rel, atol=rel * scale, what=what, hints=hints)
+
+
+def call_transformed(student: Any, helper: str, of: str, how: str, *args: Any) -> Any:
+    """Call a locked notebook helper that applies a JAX transformation (jit, grad...) to the
+    student's function ``of``; a failure inside the transformation is explained as such."""
+    try:
+        return student.call(helper, *args)
+    except StudentRaised as exc:
+        if exc.exc_type == "NotImplementedError":
+            raise StudentRaised(f"`{of}`", exc.exc_type, exc.message) from None
+        shown = exc.message if len(exc.message) <= 500 else exc.message[:500] + "..."
+        raise CheckFailed(
+            f"Your {of} fails inside a JAX transformation. The grader called {helper}(...), defined in the"
+            f" self-check cell, which {how}; it raised {exc.exc_type}: {shown}", exc.hints) from None
 
 
 def _want_facts(want: Any) -> ArrayFacts:
