@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -77,6 +78,15 @@ def _nbgrader_autograde(root: Path, assignment: str, student: str, log: Path) ->
     return proc
 
 
+def _submitted_notebooks(root: Path, assignment: str, student: str) -> Iterator[tuple[Path, Path, Path]]:
+    """(submitted notebook, its released master, where the original is kept if it was normalized)
+    for every submitted notebook that belongs to the assignment."""
+    for path in sorted((root / "submitted" / student / assignment).glob("*.ipynb")):
+        master = root / "release" / assignment / path.name
+        if master.exists():
+            yield path, master, path.with_name(path.name + ".original")
+
+
 def _normalize_submission(root: Path, assignment: str, student: str) -> bool:
     """nbgrader refused the notebook as submitted (odd metadata, duplicated cells...): keep the
     original beside it and put in its place the notebook our restore step builds from it (the
@@ -89,11 +99,7 @@ def _normalize_submission(root: Path, assignment: str, student: str) -> bool:
     if note.exists():
         return False  # normalized once already: do not loop
     changed = []
-    for path in sorted((root / "submitted" / student / assignment).glob("*.ipynb")):
-        master = root / "release" / assignment / path.name
-        if not master.exists():
-            continue
-        original = path.with_name(path.name + ".original")
+    for path, master, original in _submitted_notebooks(root, assignment, student):
         if not original.exists():
             shutil.copy(path, original)
         nb = restore(read_notebook(original), nbformat.read(master, as_version=4)).nb
@@ -141,11 +147,7 @@ def _scan_submitted(root: Path, assignment: str, student: str) -> None:
     from .restore import read_notebook, restore
 
     flags = []
-    for path in sorted((root / "submitted" / student / assignment).glob("*.ipynb")):
-        master = root / "release" / assignment / path.name
-        if not master.exists():
-            continue
-        original = path.with_name(path.name + ".original")  # kept when it had to be normalized
+    for path, master, original in _submitted_notebooks(root, assignment, student):
         try:
             result = restore(read_notebook(original if original.exists() else path),
                              nbformat.read(master, as_version=4))

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib
-import json
 import shutil
 import tempfile
 import threading
@@ -220,7 +220,7 @@ STEPS: tuple[Callable[[_State], None], ...] = (_read, _restore, _audit, _execute
 
 
 def _blank_copy(master: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    return nbformat.from_dict(json.loads(json.dumps(master)))
+    return copy.deepcopy(master)
 
 
 def _stage_workdir(src: Path, dest: Path) -> None:
