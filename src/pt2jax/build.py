@@ -29,6 +29,8 @@ __all__ = [
 ]
 
 STUDENT_HELPER = "pt2jax_check.py"
+# Standalone modules of this package shipped beside every released notebook: {module file: shipped name}.
+STUDENT_MODULES = {"studentkit.py": STUDENT_HELPER, "fastconv.py": "pt2jax_fastconv.py"}
 STUDENT_REQUIREMENTS = "requirements.txt"
 _ID_OK = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -78,10 +80,9 @@ def stage_source(course: Course, assignment: str) -> None:
     folder = course.source / assignment
     nb = md_to_notebook(folder / f"{assignment}.md")
     (folder / f"{assignment}.ipynb").write_bytes(notebook_bytes(nb))
-    kit = Path(__file__).with_name("studentkit.py").read_text()
-    (folder / STUDENT_HELPER).write_text(
-        "# Generated from src/pt2jax/studentkit.py by `pt2jax build`: do not edit.\n" + kit
-    )
+    for module, shipped in STUDENT_MODULES.items():
+        text = Path(__file__).with_name(module).read_text()
+        (folder / shipped).write_text(f"# Generated from src/pt2jax/{module} by `pt2jax build`: do not edit.\n" + text)
     shutil.copy(course.root / "requirements" / "student.txt", folder / STUDENT_REQUIREMENTS)
 
 
