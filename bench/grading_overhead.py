@@ -42,10 +42,13 @@ def full_grade(notebook: Path, assignment: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("assignments", nargs="*", help="assignment ids (default: every solution)")
     args = parser.parse_args()
     print(f"{'assignment':<14} {'plain s':>8} {'graded s':>9} {'extra s':>8} {'budget s':>9}  verdict")
     for notebook in sorted(ROOT.glob("solutions/*/*.ipynb")):
         assignment = notebook.parent.name
+        if args.assignments and assignment not in args.assignments:
+            continue
         with tempfile.TemporaryDirectory() as tmp:
             copy = Path(tmp) / notebook.name
             copy.write_bytes(notebook.read_bytes())

@@ -105,3 +105,23 @@ def test_grading_errors_exit_nonzero_with_a_message(tiny_course: Course) -> None
                            str(_sol(tiny_course)), "--assignment", "99_nope", "--json"],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "unknown assignment '99_nope'" in proc.stderr
+
+
+def test_a_timing_the_graders_clock_contradicts_is_flagged(tiny_course: Course, tmp_path: Path) -> None:
+    checks = tmp_path / "autograder"
+    checks.mkdir()
+    (checks / "test_timing.py").write_text(
+        "from pt2jax.checks import check, expect\n\n\n"
+        '@check("ex01_add_one_check", points=1)\n'
+        "def test_add_one_is_quick(student, rng):\n"
+        '    timing = student.time("add_one", 1.0, repeat=2)\n'
+        '    expect(timing.per_call_s < 5, "add_one should take well under 5 s")\n'
+    )
+    nb = with_answers(_sol(tiny_course), {"ex01_add_one": (
+        "import time\n_real = time.perf_counter\ntime.perf_counter = lambda: _real() * 1000\n\n"
+        "def add_one(x):\n    time.sleep(0.01)\n    return x + 1\n"
+    )}, tmp_path / "nb.ipynb")
+    report = grade(tiny_course, nb, TINY, extra=("--autograder", str(checks)))
+    assert [t["passed"] for t in report["tests"]] == [True]  # the verdict uses the grader's clock
+    flags = [f for f in report["flags"] if f["kind"] == "fact_disagreement"]
+    assert len(flags) == 1 and "timing of `add_one(...)`" in flags[0]["message"]

@@ -8,6 +8,7 @@ the grader: student code can replace any of it, which only changes the student's
 
 
 import base64 as _b64
+import contextlib as _contextlib
 import io as _io
 import json as _json
 import sys as _sys
@@ -151,6 +152,71 @@ def __pt2jax_reset_jax():
             continue
 
 
+__pt2jax_compiles = [0, False]  # XLA compiles seen so far, listener installed
+
+
+def __pt2jax_on_event(event, duration, **kwargs):
+    if event == "/jax/core/compile/backend_compile_duration":
+        __pt2jax_compiles[0] += 1
+
+
+def __pt2jax_watch_compiles():
+    jax = _sys.modules.get("jax")
+    if jax is not None and not __pt2jax_compiles[1]:
+        jax.monitoring.register_event_duration_secs_listener(__pt2jax_on_event)
+        __pt2jax_compiles[1] = True
+
+
+def __pt2jax_block(value):
+    jax = _sys.modules.get("jax")
+    if jax is not None:
+        with _contextlib.suppress(Exception):
+            jax.block_until_ready(value)
+
+
+def __pt2jax_time(target, args, kwargs, repeat):
+    """One first call, then ``repeat`` timed calls, each waited for; the compiles seen during each."""
+    import time
+
+    __pt2jax_watch_compiles()
+    c0 = __pt2jax_compiles[0]
+    t0 = time.perf_counter()
+    __pt2jax_block(target(*args, **kwargs))
+    first = time.perf_counter() - t0
+    c1 = __pt2jax_compiles[0]
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        __pt2jax_block(target(*args, **kwargs))
+        times.append(time.perf_counter() - t0)
+    return {"first_s": first, "times": times, "first_compiles": c1 - c0, "later_compiles": __pt2jax_compiles[0] - c1}
+
+
+def __pt2jax_primitives(jaxpr, counts, depth=0):
+    for eqn in jaxpr.eqns:
+        counts[eqn.primitive.name] = counts.get(eqn.primitive.name, 0) + 1
+        if depth < 10:
+            for param in eqn.params.values():
+                for sub in param if isinstance(param, tuple | list) else (param,):
+                    inner = getattr(sub, "jaxpr", sub)
+                    if hasattr(inner, "eqns"):
+                        __pt2jax_primitives(inner, counts, depth + 1)
+    return counts
+
+
+def __pt2jax_trace(target, args, kwargs):
+    """The jaxpr of ``target`` on these arguments: text, primitive counts, output shapes."""
+    import jax
+
+    closed = jax.make_jaxpr(target)(*args, **kwargs)
+    return {
+        "jitted": hasattr(target, "lower") and hasattr(target, "trace"),
+        "text": str(closed)[:20000],
+        "primitives": __pt2jax_primitives(closed.jaxpr, {}),
+        "out": [[[int(n) for n in a.shape], str(a.dtype)] for a in closed.out_avals],
+    }
+
+
 def __pt2jax_probe__(request_b64):
     from IPython import get_ipython
     from IPython.display import display
@@ -165,10 +231,16 @@ def __pt2jax_probe__(request_b64):
         else:
             __pt2jax_reset_jax()
             target = namespace[name]
-            if request["op"] == "call":
+            op = request["op"]
+            if op != "get":
                 args = __pt2jax_decode(request["args"])
                 kwargs = __pt2jax_decode(request["kwargs"])
+            if op == "call":
                 target = target(*args, **kwargs)
+            elif op == "time":
+                target = __pt2jax_time(target, args, kwargs, int(request["repeat"]))
+            elif op == "trace":
+                target = __pt2jax_trace(target, args, kwargs)
             reply["value"] = __pt2jax_encode(target)
     except BaseException as exc:  # a KeyboardInterrupt from a timeout is reported too
         reply = {"nonce": request["nonce"], "raised": [type(exc).__name__, str(exc)[:2000]]}

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from .errors import CheckFailed, StudentCrashed, StudentMissing, StudentRaised, StudentTimeout
+from .structure import Timing, Trace
 from .studentkit import ArrayFacts, compare_arrays, facts_of
 from .wire import Opaque, StudentArray, as_jax, as_torch, prng_key
 
@@ -25,6 +26,8 @@ __all__ = [
     "StudentMissing",
     "StudentRaised",
     "StudentTimeout",
+    "Timing",
+    "Trace",
     "as_jax",
     "as_torch",
     "call_transformed",
@@ -37,6 +40,7 @@ __all__ = [
     "fail",
     "prng_key",
     "show",
+    "trace_and_call",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -116,6 +120,18 @@ def call_transformed(student: Any, helper: str, of: str, how: str, *args: Any) -
         raise CheckFailed(
             f"Your {of} fails inside a JAX transformation. The grader called {helper}(...), defined in the"
             f" self-check cell, which {how}; it raised {exc.exc_type}: {shown}", exc.hints) from None
+
+
+def trace_and_call(student: Any, name: str, *args: Any) -> tuple[Trace, Any]:
+    """Trace ``name`` with ``jax.make_jaxpr`` and call it on the same arguments. The trace is the
+    kernel's word (best effort); when its output shapes contradict the call's result, the
+    disagreement is flagged for the instructor."""
+    trace: Trace = student.trace(name, *args)
+    value = student.call(name, *args)
+    problem = trace.disagreement(value)
+    if problem is not None:
+        student.disagreements.append(f"trace of `{name}(...)`: {problem}")
+    return trace, value
 
 
 def _want_facts(want: Any) -> ArrayFacts:

@@ -107,6 +107,8 @@ class Kernel:
             interrupt_on_timeout=True,
             error_on_timeout={"ename": "CellTimeout", "evalue": "time limit", "traceback": []},
             record_timing=False,
+            # the sandbox is torn down right after: a graceful shutdown only waits for atexit handlers
+            shutdown_kernel="immediate",
             startup_timeout=120,
             resources={"metadata": {"path": str(workdir)}},
         )

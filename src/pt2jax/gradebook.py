@@ -12,7 +12,7 @@ __all__ = ["REVIEW_FLAGS", "flags_of_report", "post_flags"]
 REVIEW_FLAGS = {
     "suspicious_code", "unexpected_type", "passes_visible_only", "kernel_died", "timeout", "memory_limit",
     "changed_cell", "changed_metadata", "missing_cell", "duplicate_cell", "unknown_cell", "invalid_notebook",
-    "grader_error", "unsandboxed", "skipped", "normalized",
+    "grader_error", "unsandboxed", "skipped", "normalized", "fact_disagreement",
 }
 
 

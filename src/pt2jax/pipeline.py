@@ -20,7 +20,7 @@ from .config import Course, Limits
 from .errors import GradingError
 from .execute import ExecutionReport, Kernel
 from .judge import CheckResult, judge
-from .probe import KernelStudent, RecordingStudent, Student, _StudentBase
+from .probe import KernelStudent, Options, RecordingStudent, Student, _StudentBase
 from .record import record
 from .restore import Flag, read_notebook, restore
 from .sandbox import Sandbox, probe_sandbox
@@ -106,7 +106,9 @@ class _Unreadable(_StudentBase):
     def __init__(self, reason: str) -> None:
         self.reason = reason
 
-    def _request(self, op: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def _request(
+        self, op: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], options: Options = None
+    ) -> Any:
         return {"crashed": self.reason}
 
 
@@ -181,6 +183,8 @@ def _execute_and_judge(state: _State) -> None:
             if student.opaque_types:
                 types = ", ".join(sorted(student.opaque_types)[:5])
                 report.flags.append(Flag("unexpected_type", f"functions returned objects that are not data: {types}"))
+            for problem in dict.fromkeys(student.disagreements):
+                report.flags.append(Flag("fact_disagreement", problem))
     _flag_visible_only(state)
     for r in report.results:
         if r.grader_error:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import time
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -16,9 +17,13 @@ from typing import Any, Protocol
 
 from .errors import StudentCrashed, StudentMissing, StudentRaised, StudentTimeout
 from .execute import Kernel, KernelDead, KernelTimeout
+from .structure import MalformedFact, Timing, Trace, parse_timing, parse_trace
 from .wire import MIME, Opaque, WireError, decode_reply, decode_value, encode_args
 
 __all__ = ["KernelStudent", "RecordingStudent", "ReplayStudent", "Student"]
+
+
+Options = dict[str, Any] | None
 
 
 class Student(Protocol):
@@ -36,6 +41,19 @@ class Student(Protocol):
         """Value of a notebook global, as data."""
         ...
 
+    def time(self, name: str, *args: Any, repeat: int = 5, **kwargs: Any) -> Timing:
+        """Call a function 1 + ``repeat`` times on the same arguments, timed by the grader's clock."""
+        ...
+
+    def trace(self, name: str, *args: Any, **kwargs: Any) -> Trace:
+        """The jaxpr of a function on these arguments, as reported by the kernel (best effort)."""
+        ...
+
+    @property
+    def disagreements(self) -> list[str]:
+        """Facts reported by the kernel that the grader's own observations contradict."""
+        ...
+
 
 def _describe_call(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
     return f"`{name}(...)`" if args or kwargs else f"`{name}()`"
@@ -49,8 +67,15 @@ class _StudentBase:
         """Type names of results that could not cross as data (flagged for the instructor)."""
         return self.__dict__.setdefault("_opaque_types", set())
 
-    def _request(self, op: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def _request(
+        self, op: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], options: Options = None
+    ) -> Any:
         raise NotImplementedError
+
+    @property
+    def disagreements(self) -> list[str]:
+        """Facts reported by the kernel that the grader's own observations contradict (flagged)."""
+        return self.__dict__.setdefault("_disagreements", [])
 
     def _resolve(self, reply: dict[str, Any], label: str) -> Any:
         if "missing" in reply:
@@ -97,6 +122,32 @@ class _StudentBase:
     def get(self, name: str) -> Any:
         return self._resolve(self._request("get", name, (), {}), f"`{name}`")
 
+    def time(self, name: str, *args: Any, repeat: int = 5, **kwargs: Any) -> Timing:
+        label = _describe_call(name, args, kwargs)
+        reply = self._request("time", name, args, kwargs, {"repeat": int(repeat)})
+        value = self._resolve(reply, label)
+        wall = reply.get("grader_wall_s")
+        if type(wall) is not float:
+            raise StudentCrashed(label, "the grader has no timing of its own for this call")
+        try:
+            timing = parse_timing(value, wall)
+        except MalformedFact as exc:
+            self.disagreements.append(f"timing of {label}: {exc}")
+            raise StudentCrashed(label, f"its timing report could not be read ({exc})") from None
+        problem = timing.disagreement()
+        if problem is not None:
+            self.disagreements.append(f"timing of {label}: {problem}")
+        return timing
+
+    def trace(self, name: str, *args: Any, **kwargs: Any) -> Trace:
+        label = _describe_call(name, args, kwargs)
+        value = self._resolve(self._request("trace", name, args, kwargs), label)
+        try:
+            return parse_trace(value)
+        except MalformedFact as exc:
+            self.disagreements.append(f"trace of {label}: {exc}")
+            raise StudentCrashed(label, f"its trace could not be read ({exc})") from None
+
 
 class KernelStudent(_StudentBase):
     """Probes a running :class:`~pt2jax.execute.Kernel`."""
@@ -105,6 +156,7 @@ class KernelStudent(_StudentBase):
         self.kernel = kernel
         self.call_timeout_s = call_timeout_s
         self._installed = False
+        self._round_trip_s: float | None = None
 
     def _install(self) -> None:
         source = resources.files("pt2jax").joinpath("_kernel_side.py").read_text()
@@ -114,7 +166,9 @@ class KernelStudent(_StudentBase):
             raise KernelDead(f"probe helper failed to load: {errors[0].get('ename')}")
         self._installed = True
 
-    def _request(self, op: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def _request(
+        self, op: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], options: Options = None
+    ) -> Any:
         nonce = secrets.token_hex(8)
         request = {
             "nonce": nonce,
@@ -122,14 +176,19 @@ class KernelStudent(_StudentBase):
             "name": name,
             "args": encode_args(list(args)),
             "kwargs": encode_args(dict(kwargs)),
+            **(options or {}),
         }
         payload = base64.b64encode(json.dumps(request).encode()).decode("ascii")
         try:
             if not self._installed:
                 self._install()
+            if op == "time" and self._round_trip_s is None:
+                self._round_trip_s = self._measure_round_trip()
+            start = time.perf_counter()
             outputs = self.kernel.run_code(
                 f'__pt2jax_probe__("{payload}")', timeout=self.call_timeout_s
             )
+            wall = time.perf_counter() - start - (self._round_trip_s or 0.0)
         except KernelTimeout:
             return {"timeout": self.call_timeout_s}
         except KernelDead as exc:
@@ -143,8 +202,20 @@ class KernelStudent(_StudentBase):
                     return {"crashed": str(exc)}
                 if reply.get("nonce") == nonce:
                     reply.pop("nonce")
+                    if op == "time":
+                        reply["grader_wall_s"] = max(wall, 0.0)
                     return reply
         return {"crashed": "no answer came back from the notebook's kernel"}
+
+
+    def _measure_round_trip(self) -> float:
+        """Fastest of a few empty requests: what the channel itself adds to a timed call."""
+        samples = []
+        for _ in range(3):
+            start = time.perf_counter()
+            self.kernel.run_code("None", timeout=self.call_timeout_s)
+            samples.append(time.perf_counter() - start)
+        return min(samples)
 
 
 @dataclass
@@ -154,9 +225,11 @@ class RecordingStudent(_StudentBase):
     inner: _StudentBase
     log: list[dict[str, Any]] = field(default_factory=list)
 
-    def _request(self, op: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        reply = self.inner._request(op, name, args, kwargs)
-        self.log.append({"request": _request_key(op, name, args, kwargs), "reply": reply})
+    def _request(
+        self, op: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], options: Options = None
+    ) -> Any:
+        reply = self.inner._request(op, name, args, kwargs, options)
+        self.log.append({"request": _request_key(op, name, args, kwargs, options), "reply": reply})
         return reply
 
     def save(self, path: Path) -> None:
@@ -174,12 +247,15 @@ class ReplayStudent(_StudentBase):
     def load(cls, path: Path) -> ReplayStudent:
         return cls(json.loads(path.read_text()))
 
-    def _request(self, op: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        key = json.dumps(_request_key(op, name, args, kwargs), sort_keys=True)
+    def _request(
+        self, op: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], options: Options = None
+    ) -> Any:
+        key = json.dumps(_request_key(op, name, args, kwargs, options), sort_keys=True)
         if key not in self.replies:
             raise KeyError(f"no recorded reply for {op} {name}: re-record the probes")
         return self.replies[key]
 
 
-def _request_key(op: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    return {"op": op, "name": name, "args": encode_args(list(args)), "kwargs": encode_args(kwargs)}
+def _request_key(op: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], options: Options) -> Any:
+    key = {"op": op, "name": name, "args": encode_args(list(args)), "kwargs": encode_args(kwargs)}
+    return key | ({"options": options} if options else {})
