@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
+import queue
 import tempfile
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,10 @@ import pytest
 
 from .checks import MARKER
 from .errors import CheckFailed, GradingError
-from .probe import Student
+from .probe import Options, Student, _StudentBase
 from .seeding import check_seed
 
-__all__ = ["CheckResult", "judge"]
+__all__ = ["CheckResult", "JudgeRun", "judge"]
 
 _GRADER_ERROR_FEEDBACK = (
     "The grader could not finish this check (an internal error, not your fault);"
@@ -101,6 +102,93 @@ def _verdict(item: pytest.Item, call: pytest.CallInfo[None]) -> CheckResult:
     return result
 
 
+_DONE = object()
+
+
+class _Bridge(_StudentBase):
+    """The student the checks see. Its requests are carried out by the thread that owns the kernel
+    (in :meth:`JudgeRun.results`), so only that thread ever talks to the kernel."""
+
+    def __init__(self) -> None:
+        self.requests: queue.Queue[Any] = queue.Queue()
+
+    def _request(
+        self, op: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], options: Options = None
+    ) -> Any:
+        answer: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=1)
+        self.requests.put((op, name, args, kwargs, options, answer))
+        ok, reply = answer.get()
+        if not ok:
+            raise reply
+        return reply
+
+
+class JudgeRun:
+    """The hidden checks of one notebook, run by pytest in a thread of the grader's process.
+
+    pytest starts, collects the checks and computes references while the student's notebook still
+    runs; each check waits at its first probe until :meth:`results` serves the live student.
+    ``student`` is what the checks saw (its ``opaque_types`` and ``disagreements`` feed the flags).
+    """
+
+    def __init__(self, autograder_dir: Path, *, seed: int, student_id: str, assignment: str) -> None:
+        if not autograder_dir.is_dir():
+            raise GradingError(f"no hidden checks: {autograder_dir} is not a directory")
+        self.student = _Bridge()
+        self._plugin = _JudgePlugin(self.student, seed, student_id, assignment)
+        self._dir = autograder_dir
+        self._log = io.StringIO()
+        self._code: int | pytest.ExitCode | None = None
+        self._crash: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="pt2jax-judge", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                ini = Path(tmp) / "pytest.ini"
+                ini.write_text(f"[pytest]\nmarkers =\n    {MARKER}: pt2jax hidden check\n")
+                args = [
+                    str(self._dir), "-c", str(ini), "--rootdir", str(self._dir),
+                    "-p", "no:cacheprovider", "-p", "no:faulthandler", "-p", "no:timeout",
+                    "--import-mode=importlib", "-q",
+                    "-W", "ignore::DeprecationWarning", "-o", "python_files=test_*.py",
+                ]
+                with contextlib.redirect_stdout(self._log):
+                    self._code = pytest.main(args, plugins=[self._plugin])
+        except BaseException as exc:  # reported by results(), in the caller's thread
+            self._crash = exc
+        finally:
+            self.student.requests.put(_DONE)
+
+    def abandon(self, student: Student) -> None:
+        """Let the checks finish against ``student`` in the background (grading stopped early)."""
+        if self._thread.is_alive():
+            threading.Thread(target=self._serve, args=(student,), daemon=True).start()
+
+    def _serve(self, student: Any) -> None:
+        while (item := self.student.requests.get()) is not _DONE:
+            op, name, args, kwargs, options, answer = item
+            try:
+                answer.put((True, student._request(op, name, args, kwargs, options)))
+            except Exception as exc:  # e.g. a replay without this request: the check's grader error
+                answer.put((False, exc))
+
+    def results(self, student: Student) -> list[CheckResult]:
+        """Serve the checks' probes with ``student`` until they are done; return the verdicts
+        (raises GradingError if none ran)."""
+        self._serve(student)
+        self._thread.join()
+        plugin, code = self._plugin, self._code
+        if self._crash is not None:
+            raise GradingError(f"the hidden checks crashed: {self._crash!r}")
+        if plugin.collect_errors:
+            raise GradingError("hidden checks failed to load:\n" + "\n".join(plugin.collect_errors))
+        if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or not plugin.results:
+            raise GradingError(f"hidden checks did not run (pytest exit {code}):\n{self._log.getvalue()[-3000:]}")
+        return plugin.results
+
+
 def judge(
     student: Student,
     autograder_dir: Path,
@@ -110,32 +198,4 @@ def judge(
     assignment: str,
 ) -> list[CheckResult]:
     """Run every check in ``autograder_dir`` and return the verdicts (raises GradingError if none ran)."""
-    if not autograder_dir.is_dir():
-        raise GradingError(f"no hidden checks: {autograder_dir} is not a directory")
-    plugin = _JudgePlugin(student, seed, student_id, assignment)
-    with tempfile.TemporaryDirectory() as tmp:
-        ini = Path(tmp) / "pytest.ini"
-        ini.write_text(f"[pytest]\nmarkers =\n    {MARKER}: pt2jax hidden check\n")
-        args = [
-            str(autograder_dir), "-c", str(ini), "--rootdir", str(autograder_dir),
-            "-p", "no:cacheprovider", "--import-mode=importlib", "-q",
-            "-W", "ignore::DeprecationWarning", "-o", "python_files=test_*.py",
-        ]
-        log = io.StringIO()
-        with contextlib.redirect_stdout(log), _cwd(autograder_dir):
-            code = pytest.main(args, plugins=[plugin])
-    if plugin.collect_errors:
-        raise GradingError("hidden checks failed to load:\n" + "\n".join(plugin.collect_errors))
-    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or not plugin.results:
-        raise GradingError(f"hidden checks did not run (pytest exit {int(code)}):\n{log.getvalue()[-3000:]}")
-    return plugin.results
-
-
-@contextlib.contextmanager
-def _cwd(path: Path) -> Any:
-    old = os.getcwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(old)
+    return JudgeRun(autograder_dir, seed=seed, student_id=student_id, assignment=assignment).results(student)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import importlib
 import shutil
 import tempfile
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +17,7 @@ from .audit import audit_cells
 from .config import Course, Limits
 from .errors import GradingError
 from .execute import ExecutionReport, Kernel
-from .judge import CheckResult, judge
+from .judge import CheckResult, JudgeRun, judge
 from .probe import KernelStudent, Options, RecordingStudent, Student, _StudentBase
 from .record import record
 from .restore import Flag, read_notebook, restore
@@ -155,9 +153,22 @@ def _execute_and_judge(state: _State) -> None:
                                student_id=req.student_id, assignment=req.assignment)
         state.nb = _blank_copy(state.master)
         return
-    # the checks import torch and jax: warm them up while the student's notebook runs
-    warmup = threading.Thread(target=_warm_imports, daemon=True)
-    warmup.start()
+    # pytest starts, collects and computes references while the notebook runs; checks wait for the kernel
+    judging = JudgeRun(autograder, seed=req.seed, student_id=req.student_id, assignment=req.assignment)
+    try:
+        _run_and_probe(state, judging, limits)
+    except BaseException:  # never leave the checks waiting for a student that will not come
+        judging.abandon(_Unreadable("grading stopped before the notebook could be probed"))
+        raise
+    _flag_visible_only(state)
+    for r in report.results:
+        if r.grader_error:
+            report.flags.append(Flag("grader_error", f"{r.name}: {r.grader_error}", r.grade_id))
+
+
+def _run_and_probe(state: _State, judging: JudgeRun, limits: Limits) -> None:
+    req, report = state.request, state.report
+    assert state.nb is not None
     with tempfile.TemporaryDirectory(prefix="pt2jax-run-") as tmp, contextlib.ExitStack() as stack:
         scratch = Path(tmp)
         _stage_workdir(req.master_path.parent, scratch)
@@ -176,19 +187,15 @@ def _execute_and_judge(state: _State) -> None:
             student: Any = KernelStudent(kernel, limits.call_timeout_s)
             if req.record_probes is not None:
                 student = RecordingStudent(student)
-            report.results = judge(student, autograder, seed=req.seed,
-                                   student_id=req.student_id, assignment=req.assignment)
+            report.results = judging.results(student)
             if isinstance(student, RecordingStudent) and req.record_probes is not None:
                 student.save(req.record_probes)
-            if student.opaque_types:
-                types = ", ".join(sorted(student.opaque_types)[:5])
+            seen = judging.student  # what the checks received
+            if seen.opaque_types:
+                types = ", ".join(sorted(seen.opaque_types)[:5])
                 report.flags.append(Flag("unexpected_type", f"functions returned objects that are not data: {types}"))
-            for problem in dict.fromkeys(student.disagreements):
+            for problem in dict.fromkeys(seen.disagreements):
                 report.flags.append(Flag("fact_disagreement", problem))
-    _flag_visible_only(state)
-    for r in report.results:
-        if r.grader_error:
-            report.flags.append(Flag("grader_error", f"{r.name}: {r.grader_error}", r.grade_id))
 
 
 def _flag_visible_only(state: _State) -> None:
@@ -206,12 +213,6 @@ def _flag_visible_only(state: _State) -> None:
             report.flags.append(Flag(
                 "passes_visible_only",
                 f"'{gid}': the visible self-check passed but hidden checks failed (hard-coded answer?)", gid))
-
-
-def _warm_imports() -> None:
-    for module in ("torch", "jax", "jax.numpy"):
-        with contextlib.suppress(Exception):
-            importlib.import_module(module)
 
 
 def _record(state: _State) -> None:
