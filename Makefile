@@ -4,12 +4,23 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test test-slow test-all lint build lock clean
+# Debian packages the tests need, installed by the first `make` when run as root: bubblewrap (the
+# grader's sandbox) and chromium (the browser the e2e test drives).
+APT_PKGS := bubblewrap chromium chromium-driver
+# JupyterLab: one server per role; both use the exchange in the project (PT2JAX_EXCHANGE overrides it)
+EXCHANGE    ?= $(CURDIR)/exchange
+STUDENT_DIR ?= build/student
+LAB_ARGS    ?=
+LAB_ROOT    := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+
+.PHONY: setup demo test test-slow test-all test-e2e lint build lock clean lab lab-student screenshots
 
 $(STAMP): pyproject.toml requirements/lock.txt
-	@command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	  apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; } || \
-	  echo "warning: bubblewrap (bwrap) is missing: grading refuses to run student code without it"
+	@{ command -v bwrap >/dev/null && command -v chromium >/dev/null; } || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  apt-get update -qq && apt-get install -y -qq $(APT_PKGS) >/dev/null; } || \
+	  echo "warning: missing bubblewrap or chromium ($(APT_PKGS)): grading refuses to run student code" \
+	       "without bwrap, and the e2e test fails without chromium"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements/lock.txt -e ".[dev]"
 	touch $(STAMP)
@@ -29,6 +40,28 @@ test-slow: $(STAMP)  ## only the slow tests
 
 test-all: $(STAMP)  ## everything but gpu
 	$(BIN)/pytest -m "not gpu" $(PYTEST_ARGS)
+
+test-e2e: $(STAMP)  ## only the browser end-to-end test (writes build/screenshots/)
+	$(BIN)/pytest -m e2e tests/test_e2e.py $(PYTEST_ARGS)
+
+screenshots: test-e2e  ## run the e2e test and copy its screenshots to docs/img/ (shown in README)
+	mkdir -p docs/img
+	cp build/screenshots/student_*.png build/screenshots/instructor_*.png docs/img/
+
+$(EXCHANGE):
+	mkdir -p $@ && chmod 777 $@  # nbgrader's exchange root must be world-writable
+
+lab: $(STAMP) | $(EXCHANGE)  ## JupyterLab for the instructor on this course (formgrader, create assignment)
+	$(BIN)/python -m pt2jax.lab
+	PT2JAX_EXCHANGE=$(EXCHANGE) JUPYTER_CONFIG_PATH=$(CURDIR)/lab/instructor PATH=$(CURDIR)/$(BIN):$$PATH \
+	  $(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR) --LabApp.app_settings_dir=$(CURDIR)/lab/instructor/settings \
+	  $(LAB_ROOT) $(LAB_ARGS)
+
+lab-student: $(STAMP) | $(EXCHANGE)  ## JupyterLab as a student (assignment list) in $(STUDENT_DIR)
+	mkdir -p $(STUDENT_DIR)
+	cd $(STUDENT_DIR) && PT2JAX_EXCHANGE=$(EXCHANGE) JUPYTER_CONFIG_PATH=$(CURDIR)/lab/student \
+	  PATH=$(CURDIR)/$(BIN):$$PATH $(CURDIR)/$(BIN)/jupyter lab --ServerApp.root_dir=. \
+	  --LabApp.app_settings_dir=$(CURDIR)/lab/student/settings $(LAB_ROOT) $(LAB_ARGS)
 
 lint: $(STAMP)  ## ruff and mypy
 	$(BIN)/ruff check src tests autograder examples

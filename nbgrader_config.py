@@ -11,6 +11,7 @@ from nbgrader.preprocessors import (
 )
 from nbconvert.preprocessors import ClearMetadataPreprocessor
 
+from pt2jax.lab import CanonicalNotebookExporter, restage_before_convert
 from pt2jax.nbgrader_ext import PipelineGrade
 
 c = get_config()  # noqa: F821  (injected by nbgrader)
@@ -21,9 +22,18 @@ c.CourseDirectory.root = here
 c.CourseDirectory.solution_directory = "solutions"
 # The jupytext .md in source/<assignment>/ holds the solutions: never copy it to students or graders.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.md"]
-c.Exchange.root = os.path.join(here, "exchange")
+# The exchange lives in the project (gitignored; `make lab` creates it world-writable as nbgrader
+# wants); PT2JAX_EXCHANGE points instructor and student at another one (the e2e test uses a temp dir).
+c.Exchange.root = os.environ.get("PT2JAX_EXCHANGE") or os.path.join(here, "exchange")
 # generate_solution executes the solution notebook; JAX compiles need more than the 30 s default.
 c.Execute.timeout = 300
+
+# Generation (`pt2jax build`, `nbgrader generate_*` and the formgrader's generate button alike):
+# the notebook is restaged from source/<a>/<a>.md right before nbgrader reads it, and written in the
+# canonical form committed in release/, so release/ and solutions/ cannot drift from the .md.
+for converter in (c.GenerateAssignment, c.GenerateSolution):
+    converter.pre_convert_hook = restage_before_convert
+    converter.exporter_class = CanonicalNotebookExporter
 
 # Autograde: our pipeline (restore, sandboxed execute, probe, judge, record) replaces nbgrader's
 # in-kernel Execute, so no verdict depends on the student's kernel reporting on itself.
