@@ -197,6 +197,52 @@ MISCONCEPTIONS: dict[str, tuple[str, str]] = {
         "A jax.Array has no .detach(): jax.lax.stop_gradient(x) returns x's value and counts as a"
         " constant when differentiated. The straight-through trick is x + jax.lax.stop_gradient(f(x) - x).",
     ),
+    "oihw_hwio": (
+        "convolution kernels in torch's layout",
+        "torch stores a convolution weight as (out, in, kH, kW); nnx.Conv's kernel is (kH, kW, in, out)."
+        " Convert with w.transpose(2, 3, 1, 0) (and a Linear weight with .T): a reshape to the right shape"
+        " keeps torch's order and scrambles the numbers without raising.",
+    ),
+    "same_padding_stride2": (
+        "padding='SAME' is not torch's padding=1 at stride 2",
+        "nnx.Conv pads 'SAME' by default. For a 3x3 kernel with stride 2 on an even-sized input, 'SAME'"
+        " pads (0, 1) (one row and column, at the bottom and right) while torch's padding=1 pads (1, 1):"
+        " same shape, shifted values. Pass padding=((1, 1), (1, 1)).",
+    ),
+    "bn_momentum": (
+        "BatchNorm momentum means the opposite",
+        "torch updates running = (1 - momentum) * running + momentum * batch with momentum=0.1; Flax"
+        " updates running = momentum * running + (1 - momentum) * batch. torch's 0.1 is Flax's"
+        " momentum=0.9 (Flax's default is 0.99).",
+    ),
+    "bn_epsilon": (
+        "BatchNorm epsilon",
+        "torch's BatchNorm2d adds eps=1e-5 to the variance; pass epsilon=1e-5 to nnx.BatchNorm explicitly"
+        " (other examples use 1e-3 or 1e-6), or small variances give different outputs.",
+    ),
+    "bn_biased_variance": (
+        "torch's running variance is unbiased",
+        "To update running_var, torch uses the unbiased batch variance (divided by n - 1, n = N*H*W values"
+        " per channel); Flax uses the biased one (divided by n). The outputs agree; the running variances"
+        " differ by the factor n / (n - 1) on the batch part of the update.",
+    ),
+    "relu_before_add": (
+        "ReLU before the residual addition",
+        "A BasicBlock adds the shortcut first and applies ReLU to the sum: relu(bn2(conv2(...)) + shortcut)."
+        " A ReLU before the addition (as in some tutorials) is a different network: ported weights give"
+        " different outputs.",
+    ),
+    "missing_shortcut": (
+        "the shortcut is missing",
+        "A residual block returns relu(branch + shortcut): x itself where the shape is unchanged, a 1x1"
+        " stride-2 convolution followed by BatchNorm (the projection) where it changes.",
+    ),
+    "state_dict_vs_nnx_state": (
+        "BatchNorm statistics are state too",
+        "torch's state_dict() holds parameters and buffers (running_mean, running_var); the NNX"
+        " counterparts are nnx.Param and nnx.BatchStat variables. nnx.state(model) has both;"
+        " nnx.state(model, nnx.Param) only the parameters. Copy, save and load both kinds.",
+    ),
 }
 
 

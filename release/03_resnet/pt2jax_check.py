@@ -1,0 +1,509 @@
+# Generated from src/pt2jax/studentkit.py by `pt2jax build`: do not edit.
+"""Self-checks and teaching feedback shared by the student's notebook and the grader.
+
+This file is shipped verbatim beside every released notebook as ``pt2jax_check.py`` (by
+``pt2jax build``), so it imports nothing from pt2jax and only numpy at module level. The grader
+builds its feedback with the same functions, so a visible self-check and a hidden check that
+fail for the same reason say the same thing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "MISCONCEPTIONS",
+    "ArrayFacts",
+    "check",
+    "check_array",
+    "check_environment",
+    "compare_arrays",
+    "facts_of",
+    "hint_text",
+    "hints_for_exception",
+]
+
+# id -> (short title, explanation for a PyTorch user)
+MISCONCEPTIONS: dict[str, tuple[str, str]] = {
+    "int64_default": (
+        "torch's int64/float64 habit",
+        "torch.tensor([1, 2]) is int64, but JAX's default integer is int32 (and float32 for floats)."
+        " Let JAX pick its default dtype, or ask for int32/float32 explicitly; 64-bit types only"
+        " exist inside a scoped x64 block.",
+    ),
+    "x64_global": (
+        "x64 switched on globally",
+        "jax.config.update('jax_enable_x64', True) changes every array made afterwards, in the whole"
+        " program. Use the scoped context manager so 64-bit types stay where you asked for them.",
+    ),
+    "reused_key": (
+        "a PRNG key used twice",
+        "There is no global seed as with torch.manual_seed: the same key always gives the same"
+        " numbers. Split (or fold_in) the key and use every subkey once.",
+    ),
+    "inplace_update": (
+        "an in-place update",
+        "jax.Arrays are immutable: x[i] = v raises TypeError. Write x = x.at[i].set(v)"
+        " (or .add, .multiply, ...) which returns a new array.",
+    ),
+    "accumulate_duplicates": (
+        "duplicate indices in a scatter",
+        "x.at[idx].set(v) keeps one value per repeated index; to sum contributions like torch's"
+        " index_put_(..., accumulate=True) use x.at[idx].add(v).",
+    ),
+    "dim_vs_axis": (
+        "dim= instead of axis=",
+        "jax.numpy follows NumPy: reductions, concatenate and stack take axis=, not dim=."
+        " The result's layout depends on which axis you name.",
+    ),
+    "keepdim": (
+        "keepdim instead of keepdims",
+        "NumPy-style functions spell it keepdims=True; without it the reduced axis disappears and"
+        " the shape differs from torch's keepdim=True result.",
+    ),
+    "torch_max_tuple": (
+        "torch.max(x, dim) returns (values, indices)",
+        "jnp.max returns only the values; get the indices with jnp.argmax on the same axis.",
+    ),
+    "out_of_bounds": (
+        "out-of-bounds indices",
+        "torch raises IndexError, but JAX clamps out-of-bounds gathers to the last element and"
+        " silently drops out-of-bounds scatters. Check indices yourself, or use"
+        " jnp.take(..., mode='fill', fill_value=...) / .at[...].get(mode='fill', ...).",
+    ),
+    "numpy_not_jax": (
+        "a NumPy array where a jax.Array was expected",
+        "np.* functions return host NumPy arrays; use jnp.* (or jnp.asarray) to get a jax.Array.",
+    ),
+    "torch_not_jax": (
+        "a torch.Tensor where a jax.Array was expected",
+        "Convert with jnp.asarray(t) (a copy) or jax.dlpack.from_dlpack(t) (zero-copy where"
+        " possible); tensors with requires_grad=True need .detach() first.",
+    ),
+    "jax_not_torch": (
+        "a jax.Array where a torch.Tensor was expected",
+        "Convert with torch.from_dlpack(a) (zero-copy where possible) or torch.asarray(np.asarray(a)).",
+    ),
+    "committed_device": (
+        "committed vs uncommitted arrays",
+        "An array placed with jax.device_put(x, device) is committed to that device; operations"
+        " between arrays committed to different devices raise. Uncommitted arrays follow"
+        " their committed partners.",
+    ),
+    "item_host_sync": (
+        ".item() and host transfers",
+        "x.item() returns a Python number and waits for the device; np.asarray(x) or"
+        " jax.device_get(x) copy the whole array to the host.",
+    ),
+    "python_scalar": (
+        "a Python number where an array was expected (or the reverse)",
+        "x.item() and float(x) leave JAX; keep a jax.Array while you compute and convert at the end"
+        " only when a Python number is asked for.",
+    ),
+    "nchw_nhwc": (
+        "channels-first vs channels-last",
+        "torch images are NCHW; Flax convolutions expect NHWC. Transpose with"
+        " x.transpose(0, 2, 3, 1).",
+    ),
+    "block_until_ready": (
+        "timing without block_until_ready",
+        "JAX dispatches work asynchronously: call .block_until_ready() on the result before"
+        " stopping the clock.",
+    ),
+    "not_jitted": (
+        "function not jitted",
+        "Wrap the function with jax.jit (or nnx.jit) and call the compiled version.",
+    ),
+    "torch_methods": (
+        "a torch-only Tensor method",
+        "jax.Array has no .numel(), .dim(), .size() (as a call), .clone() or in-place *_ methods:"
+        " use x.size / x.ndim / x.shape, and functions from jax.numpy.",
+    ),
+    "python_list_index": (
+        "indexing with a Python list",
+        "x[[0, 2]] is refused by JAX (a list is ambiguous there); index with an array:"
+        " x[jnp.array([0, 2])], or a tuple for several axes.",
+    ),
+    "elementwise_matmul": (
+        "* where @ was meant",
+        "x * y is the elementwise product in JAX as in torch; the matrix product is x @ y"
+        " (jnp.matmul).",
+    ),
+    "batchnorm_train_mode": (
+        "BatchNorm left in training mode",
+        "Call model.eval() before evaluating (and model.train() before training), as in torch.",
+    ),
+    "backward_mutation": (
+        ".backward() and .grad",
+        "A jax.Array has no .backward(), .grad or requires_grad, and nothing is recorded while you"
+        " compute. jax.grad(f) returns a function that returns the gradients: keep its result"
+        " (grads = jax.grad(loss)(params, ...)) and build new parameters from it; nothing is"
+        " updated in place, so an update you compute and do not keep changes nothing.",
+    ),
+    "accumulated_grads": (
+        "expecting gradients to accumulate",
+        "torch adds every backward() into .grad until zero_grad(); jax.grad returns fresh gradients"
+        " on every call and adds them to nothing. To accumulate over micro-batches, add the gradient"
+        " trees yourself (jax.tree.map(jnp.add, total, grads)); a training step uses the gradient of"
+        " the current parameters only.",
+    ),
+    "argnums": (
+        "argnums forgotten",
+        "jax.grad(f) differentiates with respect to f's first positional argument only. Pass"
+        " argnums=2 for another single argument (one gradient back) or argnums=(0, 1) for several"
+        " (a tuple of gradients back, in that order).",
+    ),
+    "grad_structure": (
+        "gradients in another structure than the parameters",
+        "jax.grad of a function of a pytree returns a pytree of the same structure (dicts stay"
+        " dicts, lists stay lists). Return it as it is, and update with jax.tree.map(f, params,"
+        " grads) instead of looping over jax.tree.leaves, which flattens the structure.",
+    ),
+    "grad_scalar_output": (
+        "jax.grad of a non-scalar output",
+        "jax.grad needs a function that returns one number, like torch's backward() without"
+        " gradient=. Return (loss, aux) with has_aux=True for extra outputs; use jax.vjp for a"
+        " vector-Jacobian product (torch: out.backward(gradient=v)), and jax.jacrev/jacfwd/hessian"
+        " for full Jacobians and Hessians.",
+    ),
+    "int_grad": (
+        "jax.grad with respect to integers",
+        "jax.grad refuses integer inputs, as torch refuses requires_grad on integer tensors: convert"
+        " first (x.astype(jnp.float32)). allow_int=True only returns float0 placeholders, which hold"
+        " no derivative.",
+    ),
+    "host_in_traced": (
+        "host code inside a traced function",
+        "jax.jit, jax.vmap and jax.grad call your function with tracers instead of arrays. Code that"
+        " needs the actual numbers (.item(), float(), a Python if on a value, NumPy functions) raises"
+        " under jax.jit and jax.vmap, and torch cannot take a tracer at all. Stay in jax.numpy inside"
+        " functions that JAX transforms, print with jax.debug.print, and convert to Python, NumPy or"
+        " torch only outside them.",
+    ),
+    "vmap_in_axes": (
+        "vmap without in_axes",
+        "jax.vmap maps over axis 0 of every argument unless told otherwise. Give in_axes with None"
+        " for the arguments every example shares (the parameters) and 0 for the batched ones, e.g."
+        " in_axes=(None, None, 0, 0), as torch.func.vmap's in_dims.",
+    ),
+    "stop_gradient": (
+        "stop_gradient is JAX's .detach()",
+        "A jax.Array has no .detach(): jax.lax.stop_gradient(x) returns x's value and counts as a"
+        " constant when differentiated. The straight-through trick is x + jax.lax.stop_gradient(f(x) - x).",
+    ),
+    "oihw_hwio": (
+        "convolution kernels in torch's layout",
+        "torch stores a convolution weight as (out, in, kH, kW); nnx.Conv's kernel is (kH, kW, in, out)."
+        " Convert with w.transpose(2, 3, 1, 0) (and a Linear weight with .T): a reshape to the right shape"
+        " keeps torch's order and scrambles the numbers without raising.",
+    ),
+    "same_padding_stride2": (
+        "padding='SAME' is not torch's padding=1 at stride 2",
+        "nnx.Conv pads 'SAME' by default. For a 3x3 kernel with stride 2 on an even-sized input, 'SAME'"
+        " pads (0, 1) (one row and column, at the bottom and right) while torch's padding=1 pads (1, 1):"
+        " same shape, shifted values. Pass padding=((1, 1), (1, 1)).",
+    ),
+    "bn_momentum": (
+        "BatchNorm momentum means the opposite",
+        "torch updates running = (1 - momentum) * running + momentum * batch with momentum=0.1; Flax"
+        " updates running = momentum * running + (1 - momentum) * batch. torch's 0.1 is Flax's"
+        " momentum=0.9 (Flax's default is 0.99).",
+    ),
+    "bn_epsilon": (
+        "BatchNorm epsilon",
+        "torch's BatchNorm2d adds eps=1e-5 to the variance; pass epsilon=1e-5 to nnx.BatchNorm explicitly"
+        " (other examples use 1e-3 or 1e-6), or small variances give different outputs.",
+    ),
+    "bn_biased_variance": (
+        "torch's running variance is unbiased",
+        "To update running_var, torch uses the unbiased batch variance (divided by n - 1, n = N*H*W values"
+        " per channel); Flax uses the biased one (divided by n). The outputs agree; the running variances"
+        " differ by the factor n / (n - 1) on the batch part of the update.",
+    ),
+    "relu_before_add": (
+        "ReLU before the residual addition",
+        "A BasicBlock adds the shortcut first and applies ReLU to the sum: relu(bn2(conv2(...)) + shortcut)."
+        " A ReLU before the addition (as in some tutorials) is a different network: ported weights give"
+        " different outputs.",
+    ),
+    "missing_shortcut": (
+        "the shortcut is missing",
+        "A residual block returns relu(branch + shortcut): x itself where the shape is unchanged, a 1x1"
+        " stride-2 convolution followed by BatchNorm (the projection) where it changes.",
+    ),
+    "state_dict_vs_nnx_state": (
+        "BatchNorm statistics are state too",
+        "torch's state_dict() holds parameters and buffers (running_mean, running_var); the NNX"
+        " counterparts are nnx.Param and nnx.BatchStat variables. nnx.state(model) has both;"
+        " nnx.state(model, nnx.Param) only the parameters. Copy, save and load both kinds.",
+    ),
+}
+
+
+# (exception type, regex on its message, misconception id): hints read off a raised exception.
+RAISED_HINTS: list[tuple[str, str, str]] = [
+    ("TypeError", r"in-place item assignment|immutable", "inplace_update"),
+    ("TypeError", r"unexpected keyword argument 'dim'", "dim_vs_axis"),
+    ("TypeError", r"unexpected keyword argument 'keepdim'", "keepdim"),
+    ("ValueError", r"incompatible devices", "committed_device"),
+    ("AttributeError", r"has no attribute '(numel|dim|clone|detach|cuda|index_put_|\w+_)'", "torch_methods"),
+    ("TypeError", r"'(tuple|int)' object is not callable", "torch_methods"),
+    ("TypeError", r"non-tuple sequence for multidimensional indexing", "python_list_index"),
+    # on a jax.Array the name is quoted; on a tracer (inside grad/jit/vmap) it is not
+    ("AttributeError", r"has no attribute '?(backward|grad|requires_grad_?|grad_fn|zero_grad)\b", "backward_mutation"),
+    ("AttributeError", r"has no attribute '?detach\b", "stop_gradient"),
+    ("TypeError", r"Gradient only defined for scalar-output functions", "grad_scalar_output"),
+    ("TypeError", r"grad requires real- or complex-valued inputs", "int_grad"),
+    ("ValueError", r"vmap got inconsistent sizes for array axes to be mapped", "vmap_in_axes"),
+    ("ConcretizationTypeError", r"[Tt]racer", "host_in_traced"),
+    ("TracerArrayConversionError", r"__array__\(\) was called on traced array", "host_in_traced"),
+    ("TracerBoolConversionError", r"[Tt]raced array", "host_in_traced"),
+    ("TracerIntegerConversionError", r"[Tt]raced array", "host_in_traced"),
+    ("AttributeError", r"Tracer has no attribute __", "host_in_traced"),  # torch.from_dlpack(tracer)
+]
+
+
+def hints_for_exception(exc_type: str, message: str) -> list[str]:
+    """Misconception ids suggested by an exception the student's code raised."""
+    return [h for t, pattern, h in RAISED_HINTS if t == exc_type and re.search(pattern, message)]
+
+
+def hint_text(hint_id: str) -> str:
+    """Return the one-paragraph explanation of a misconception id."""
+    title, text = MISCONCEPTIONS[hint_id]
+    return f"Likely PyTorch → JAX slip: {title}. {text}"
+
+
+@dataclass(frozen=True)
+class ArrayFacts:
+    """What can be said about an array-like value without trusting the object itself."""
+
+    value: np.ndarray
+    kind: str  # "jax.Array", "numpy.ndarray", "torch.Tensor", "numpy.generic", "jax.PRNGKey", ...
+    dtype: str
+    shape: tuple[int, ...]
+
+    def describe(self) -> str:
+        """Short human description, e.g. ``jax.Array int32 (3, 4)``."""
+        return f"{self.kind} of dtype {self.dtype} and shape {self.shape}"
+
+
+def facts_of(obj: Any) -> ArrayFacts | None:
+    """Turn a live jax/numpy/torch array (or Python number) into plain facts; None if not array-like."""
+    kind = _kind_of(obj)
+    if kind is None:
+        return None
+    if kind == "jax.Array":
+        import jax
+
+        if jax.dtypes.issubdtype(obj.dtype, jax.dtypes.prng_key):
+            data = np.asarray(jax.random.key_data(obj))
+            return ArrayFacts(data, "jax.PRNGKey", str(obj.dtype), tuple(obj.shape))
+        value = np.asarray(obj)
+        dtype = str(obj.dtype)
+    elif kind == "torch.Tensor":
+        dtype = str(obj.dtype).removeprefix("torch.")
+        t = obj.detach().cpu()
+        if dtype in ("bfloat16", "float8_e4m3fn", "float8_e5m2"):
+            t = t.float()
+        value = t.numpy()
+    else:
+        value = np.asarray(obj)
+        dtype = str(value.dtype)
+    return ArrayFacts(value, kind, dtype, tuple(int(n) for n in value.shape))
+
+
+def _kind_of(obj: Any) -> str | None:
+    cls = type(obj)
+    module = cls.__module__ or ""
+    if module.startswith("jax") or module.startswith("jaxlib"):
+        return "jax.Array" if hasattr(obj, "dtype") and hasattr(obj, "shape") else None
+    if module.startswith("torch") and cls.__name__ in ("Tensor", "Parameter"):
+        return "torch.Tensor"
+    if cls is np.ndarray:
+        return "numpy.ndarray"
+    if isinstance(obj, np.generic):
+        return "numpy.generic"
+    if isinstance(obj, bool | int | float) and not isinstance(obj, np.ndarray):
+        return "python " + cls.__name__
+    return None
+
+
+@dataclass
+class Mismatch:
+    """Why a result differs from the expected one: lines of facts and hint ids."""
+
+    lines: list[str]
+    hints: list[str] = field(default_factory=list)
+
+    def render(self, what: str, with_hints: bool = True) -> str:
+        """Feedback text: what was checked, expected vs got, and (optionally) the hints."""
+        parts = [f"{what} is not what was expected."]
+        parts += ["  " + line for line in self.lines]
+        if with_hints:
+            parts += [hint_text(h) for h in dict.fromkeys(self.hints)]
+        return "\n".join(parts)
+
+
+_WIDE_TO_NARROW = {"int64": "int32", "float64": "float32", "uint64": "uint32", "complex128": "complex64"}
+
+
+def compare_arrays(
+    got: ArrayFacts,
+    want: ArrayFacts,
+    *,
+    dtype: str | None = None,
+    kind: str | None = "jax.Array",
+    rtol: float = 1e-5,
+    atol: float = 1e-6,
+) -> Mismatch | None:
+    """Compare facts of a result with the expected ones; None when they agree."""
+    want_dtype = dtype or want.dtype
+    exp_desc = f"{kind or 'an array'} of dtype {want_dtype} and shape {want.shape}"
+    lines = [f"expected: {exp_desc}", f"got:      {got.describe()}"]
+    hints: list[str] = []
+    if kind is not None and got.kind != kind:
+        hints += _kind_hints(got.kind, kind)
+        return Mismatch([*lines, f"The result should be a {kind}, not a {got.kind}."], hints)
+    if got.dtype != want_dtype:
+        if _WIDE_TO_NARROW.get(got.dtype) == want_dtype:
+            hints.append("int64_default")
+        return Mismatch([*lines, f"dtype differs: expected {want_dtype}, got {got.dtype}."], hints)
+    if got.shape != want.shape:
+        msg = f"shape differs: expected {want.shape}, got {got.shape}."
+        if sorted(got.shape) == sorted(want.shape):
+            hints.append("dim_vs_axis")
+        elif _drops_one_axis(got.shape, want.shape):
+            hints.append("keepdim")
+        return Mismatch([*lines, msg], hints)
+    return _compare_values(got.value, want.value, rtol=rtol, atol=atol, lines=lines)
+
+
+def _kind_hints(got_kind: str, want_kind: str) -> list[str]:
+    if want_kind == "jax.Array":
+        if got_kind == "numpy.ndarray":
+            return ["numpy_not_jax"]
+        if got_kind == "torch.Tensor":
+            return ["torch_not_jax"]
+        if got_kind.startswith("python") or got_kind == "numpy.generic":
+            return ["python_scalar"]
+    if want_kind == "torch.Tensor" and got_kind == "jax.Array":
+        return ["jax_not_torch"]
+    if want_kind.startswith("python") and got_kind != want_kind:
+        return ["item_host_sync"]
+    return []
+
+
+def _compare_values(
+    got: np.ndarray, want: np.ndarray, *, rtol: float, atol: float, lines: list[str]
+) -> Mismatch | None:
+    if got.size == 0:
+        return None
+    exact = (got.dtype.kind in "biu" and want.dtype.kind in "biu") or got.dtype == bool
+    ctype = np.complex128 if "c" in (got.dtype.kind, want.dtype.kind) else np.float64
+    g, w = got.astype(ctype), want.astype(ctype)
+    with np.errstate(all="ignore"):
+        bad = np.asarray(got != want) if exact else ~np.isclose(g, w, rtol=rtol, atol=atol, equal_nan=True)
+        if not bad.any():
+            return None
+        # error figures over the mismatching positions only; NaN or inf there counts as infinite
+        diff = np.where(bad, np.abs(g - w), 0.0)
+        diff = np.where(np.isfinite(diff), diff, np.inf)
+        rel = np.where(bad, diff / np.maximum(np.abs(w), np.finfo(np.float64).tiny), 0.0)
+        rel = np.where(np.isfinite(rel), rel, np.inf)
+    idx = tuple(int(i) for i in np.argwhere(bad)[0])
+    at = idx if idx else "()"
+    extra = [
+        f"values differ at {int(bad.sum())} of {bad.size} positions;"
+        f" first at index {at}: expected {_scalar(want[idx])}, got {_scalar(got[idx])}",
+        f"max abs error {float(np.max(diff)):.3g}, max rel error {float(np.max(rel)):.3g}"
+        f" (tolerance rtol={rtol:g}, atol={atol:g})",
+    ]
+    return Mismatch(lines + extra)
+
+
+def _scalar(x: Any) -> str:
+    """A plain repr of one element (no ``np.float64(...)`` wrapper)."""
+    return repr(x.item()) if isinstance(x, np.generic) else repr(x)
+
+
+def _drops_one_axis(short: tuple[int, ...], full: tuple[int, ...]) -> bool:
+    """True when ``full`` is ``short`` with one size-1 axis inserted (a forgotten keepdims)."""
+    return any(full[i] == 1 and full[:i] + full[i + 1 :] == short for i in range(len(full)))
+
+
+def check_array(
+    got: Any,
+    want: Any,
+    *,
+    dtype: str | None = None,
+    kind: str | None = "jax.Array",
+    rtol: float = 1e-5,
+    atol: float = 1e-6,
+    what: str = "The result",
+) -> None:
+    """Self-check: raise AssertionError with teaching feedback unless ``got`` matches ``want``."""
+    got_facts = facts_of(got)
+    want_facts = facts_of(want)
+    if want_facts is None:
+        raise TypeError(f"check_array: the expected value is not an array ({type(want).__name__})")
+    if got_facts is None:
+        raise AssertionError(
+            f"{what} should be {kind or 'an array'}, but it is a {type(got).__module__}."
+            f"{type(got).__name__}: {_short_repr(got)}"
+        )
+    mismatch = compare_arrays(got_facts, want_facts, dtype=dtype, kind=kind, rtol=rtol, atol=atol)
+    if mismatch is not None:
+        raise AssertionError(mismatch.render(what))
+    print(f"✔ {what}: {got_facts.describe()} matches.")
+
+
+def check(condition: object, message: str, hint: str | None = None) -> None:
+    """Self-check: raise AssertionError(message [+ hint]) unless ``condition`` is true."""
+    if not bool(condition):
+        raise AssertionError(message + (("\n" + hint_text(hint)) if hint else ""))
+    print(f"✔ {message}")
+
+
+def _short_repr(obj: Any, limit: int = 120) -> str:
+    text = repr(obj)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_REQ_LINE = re.compile(r"^\s*([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?\s*==\s*([^\s;#]+)")
+
+
+def check_environment(requirements: str | Path = "requirements.txt") -> dict[str, tuple[str, str]]:
+    """Compare installed package versions with the pinned ones; print and return the differences."""
+    path = Path(requirements)
+    if not path.exists():
+        print(f"⚠ {path} not found next to the notebook: cannot check your package versions.")
+        return {}
+    pins = {}
+    for line in path.read_text().splitlines():
+        match = _REQ_LINE.match(line)
+        if match:
+            pins[match.group(1)] = match.group(2)
+    diffs: dict[str, tuple[str, str]] = {}
+    for name, wanted in pins.items():
+        try:
+            have = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            have = "not installed"
+        if have.split("+")[0] != wanted.split("+")[0]:  # 2.14.1+cpu is 2.14.1
+            diffs[name] = (wanted, have)
+    if diffs:
+        print("⚠ Your environment differs from the course's pinned versions:")
+        for name, (wanted, have) in sorted(diffs.items()):
+            print(f"    {name}: course uses {wanted}, you have {have}")
+        print(f"  Fix with:  pip install -r {path}")
+        print("  Results and error messages may differ from what the grader sees.")
+    else:
+        print(f"✔ All {len(pins)} pinned packages match the course's versions.")
+    return diffs
