@@ -1,0 +1,118 @@
+"""The course's CIFAR ResNet18 in PyTorch and in Flax NNX, for the benchmarks (not the graded reference).
+
+3x3 stride-1 stem conv (no bias) + BatchNorm + ReLU, 2x2 max pool, four stages of two BasicBlocks
+(64/128/256/512 channels, stride 2 entering stages 2-4), 1x1 stride-2 conv + BN projection shortcut
+where the shape changes, global average pool, linear head; torchvision block order (add, then ReLU).
+Torch's padding=1 is explicit ((1, 1), (1, 1)) in flax ("SAME" differs at stride 2); BatchNorm
+momentum 0.1 (torch) = 0.9 (flax), epsilon 1e-5. Inputs: NCHW for torch, NHWC for JAX.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+from jax import lax
+
+STAGES = ((64, 1), (128, 2), (256, 2), (512, 2))
+
+
+# ---------------------------------------------------------------- Flax NNX
+class ConvBN(nnx.Module):
+    """Conv (no bias) + BatchNorm, the pair torchvision uses everywhere."""
+
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int, *, rngs: nnx.Rngs,
+                 conv: Callable[..., jax.Array] = lax.conv_general_dilated) -> None:
+        pad = kernel // 2
+        self.conv = nnx.Conv(cin, cout, (kernel, kernel), strides=(stride, stride), padding=((pad, pad), (pad, pad)),
+                             use_bias=False, conv_general_dilated=conv, rngs=rngs)
+        self.bn = nnx.BatchNorm(cout, momentum=0.9, epsilon=1e-5, rngs=rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return self.bn(self.conv(x))
+
+
+class BasicBlock(nnx.Module):
+    """Two 3x3 ConvBN with a residual connection (projection shortcut when the shape changes)."""
+
+    def __init__(self, cin: int, cout: int, stride: int, *, rngs: nnx.Rngs,
+                 conv: Callable[..., jax.Array] = lax.conv_general_dilated) -> None:
+        self.conv1_bn1 = ConvBN(cin, cout, 3, stride, rngs=rngs, conv=conv)
+        self.conv2_bn2 = ConvBN(cout, cout, 3, 1, rngs=rngs, conv=conv)
+        self.conv3_bn3 = ConvBN(cin, cout, 1, stride, rngs=rngs, conv=conv) if (stride, cin) != (1, cout) else None
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        y = self.conv2_bn2(nnx.relu(self.conv1_bn1(x)))
+        shortcut = x if self.conv3_bn3 is None else self.conv3_bn3(x)
+        return nnx.relu(y + shortcut)
+
+
+class ResNet18(nnx.Module):
+    """CIFAR ResNet18, NHWC; `conv` is the convolution every `nnx.Conv` uses."""
+
+    def __init__(self, num_classes: int = 10, *, rngs: nnx.Rngs,
+                 conv: Callable[..., jax.Array] = lax.conv_general_dilated) -> None:
+        self.conv1_bn1 = ConvBN(3, 64, 3, 1, rngs=rngs, conv=conv)
+        cin = 64
+        layers = []
+        for cout, stride in STAGES:
+            layers.append(nnx.Sequential(BasicBlock(cin, cout, stride, rngs=rngs, conv=conv),
+                                         BasicBlock(cout, cout, 1, rngs=rngs, conv=conv)))
+            cin = cout
+        self.layer1, self.layer2, self.layer3, self.layer4 = layers
+        self.fc = nnx.Linear(512, num_classes, rngs=rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        x = nnx.relu(self.conv1_bn1(x))
+        x = nnx.max_pool(x, (2, 2), strides=(2, 2))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(jnp.mean(x, axis=(1, 2)))
+
+
+# ---------------------------------------------------------------- PyTorch
+def torch_resnet18(num_classes: int = 10) -> Any:
+    """The same network in PyTorch (NCHW); built in a function so that importing this module needs no torch."""
+    import torch
+    from torch import nn
+
+    class TorchConvBN(nn.Module):
+        def __init__(self, cin: int, cout: int, kernel: int, stride: int) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(cin, cout, kernel, stride=stride, padding=kernel // 2, bias=False)
+            self.bn = nn.BatchNorm2d(cout, momentum=0.1, eps=1e-5)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.bn(self.conv(x))
+
+    class TorchBasicBlock(nn.Module):
+        def __init__(self, cin: int, cout: int, stride: int) -> None:
+            super().__init__()
+            self.conv1_bn1 = TorchConvBN(cin, cout, 3, stride)
+            self.conv2_bn2 = TorchConvBN(cout, cout, 3, 1)
+            self.conv3_bn3 = TorchConvBN(cin, cout, 1, stride) if (stride, cin) != (1, cout) else None
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = self.conv2_bn2(torch.relu(self.conv1_bn1(x)))
+            return torch.relu(y + (x if self.conv3_bn3 is None else self.conv3_bn3(x)))
+
+    class TorchResNet18(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv1_bn1 = TorchConvBN(3, 64, 3, 1)
+            cin = 64
+            for i, (cout, stride) in enumerate(STAGES, start=1):
+                setattr(self, f"layer{i}", nn.Sequential(TorchBasicBlock(cin, cout, stride),
+                                                         TorchBasicBlock(cout, cout, 1)))
+                cin = cout
+            self.fc = nn.Linear(512, num_classes)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = torch.max_pool2d(torch.relu(self.conv1_bn1(x)), 2)
+            for i in range(1, 5):
+                x = getattr(self, f"layer{i}")(x)
+            return self.fc(x.mean(dim=(2, 3)))
+
+    return TorchResNet18()
