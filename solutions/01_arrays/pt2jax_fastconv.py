@@ -213,7 +213,7 @@ def _make_conv_class() -> type:
             kwargs.setdefault("conv_general_dilated", conv_general_dilated)
             super().__init__(*args, **kwargs)
 
-    Conv.__module__ = __name__
+    Conv.__module__, Conv.__qualname__ = __name__, "Conv"
     return Conv
 
 
