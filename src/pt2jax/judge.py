@@ -7,6 +7,7 @@ import io
 import queue
 import tempfile
 import threading
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -138,6 +139,8 @@ class JudgeRun:
         self._plugin = _JudgePlugin(self.student, seed, student_id, assignment)
         self._dir = autograder_dir
         self._log = io.StringIO()
+        self.probes = 0  # requests served, and the seconds the checks waited for them
+        self.probe_seconds = 0.0
         self._code: int | pytest.ExitCode | None = None
         self._crash: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="pt2jax-judge", daemon=True)
@@ -169,10 +172,13 @@ class JudgeRun:
     def _serve(self, student: Any) -> None:
         while (item := self.student.requests.get()) is not _DONE:
             op, name, args, kwargs, options, answer = item
+            start = time.perf_counter()
             try:
                 answer.put((True, student._request(op, name, args, kwargs, options)))
             except Exception as exc:  # e.g. a replay without this request: the check's grader error
                 answer.put((False, exc))
+            self.probes += 1
+            self.probe_seconds += time.perf_counter() - start
 
     def results(self, student: Student) -> list[CheckResult]:
         """Serve the checks' probes with ``student`` until they are done; return the verdicts

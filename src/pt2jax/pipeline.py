@@ -6,6 +6,7 @@ import contextlib
 import copy
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +60,7 @@ class GradeReport:
     flags: list[Flag] = field(default_factory=list)
     notebook: nbformat.NotebookNode | None = None
     execution: ExecutionReport | None = None
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase (and probe count)
 
     @property
     def score(self) -> float:
@@ -82,6 +84,7 @@ class GradeReport:
             ],
             "errors": self.errors,
             "flags": [f.__dict__ for f in self.flags],
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
         }
 
 
@@ -178,7 +181,9 @@ def _run_and_probe(state: _State, judging: JudgeRun, limits: Limits) -> None:
         else:
             report.flags.append(Flag("unsandboxed", "graded without the sandbox, as the instructor asked"))
         with Kernel(state.nb, scratch, limits, box) as kernel:
+            start = time.perf_counter()
             report.execution = kernel.run_notebook()
+            report.timings["notebook_s"] = time.perf_counter() - start
             if box is not None and box.oom_killed():
                 report.flags.append(Flag("memory_limit", f"the notebook hit the {limits.memory_mb:g} MB memory limit"))
             for issue in report.execution.issues:
@@ -187,7 +192,10 @@ def _run_and_probe(state: _State, judging: JudgeRun, limits: Limits) -> None:
             student: Any = KernelStudent(kernel, limits.call_timeout_s)
             if req.record_probes is not None:
                 student = RecordingStudent(student)
+            start = time.perf_counter()
             report.results = judging.results(student)
+            report.timings |= {"checks_s": time.perf_counter() - start, "probes_s": judging.probe_seconds,
+                               "probes": judging.probes}
             if isinstance(student, RecordingStudent) and req.record_probes is not None:
                 student.save(req.record_probes)
             seen = judging.student  # what the checks received
@@ -254,7 +262,9 @@ def grade_notebook(request: GradeRequest) -> GradeReport:
     master = nbformat.read(master_path, as_version=4)
     report = GradeReport(request.assignment, request.seed, request.student_id)
     state = _State(request, report, master)
+    start = time.perf_counter()
     for step in STEPS:
         step(state)
+    report.timings["total_s"] = time.perf_counter() - start
     return report
 
