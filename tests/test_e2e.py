@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import pytest
 from conftest import REPO
 from e2e.servers import LabServer, start_lab
@@ -256,3 +257,37 @@ def _round_trip(browser: Any, instructor: LabServer, student: LabServer, pages: 
     total = score_text.split("/")[-1].strip()
     expect(frame.locator("body")).to_contain_text(re.compile(rf"Score: 2(\.0)? / {re.escape(total)}"))
     _shot(spage, "student_feedback")
+
+
+RENDER_CELLS = (
+    "import matplotlib.pyplot as plt\n"
+    "fig, ax = plt.subplots(figsize=(3, 2))\nax.plot([0, 1, 2], [1, 0, 1])\nplt.show()",
+    "from flax import nnx\nnnx.display(nnx.Linear(2, 3, rngs=nnx.Rngs(0)))",
+)
+
+
+def test_plots_and_treescope_views_render_in_lab(playwright_browser: Any, lab: dict[str, LabServer]) -> None:
+    """A matplotlib figure and an `nnx.display` (treescope) view render in the student's Lab."""
+    expect = __import__("playwright.sync_api", fromlist=["expect"]).expect
+    student = lab["student"]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in RENDER_CELLS])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nbformat.write(nb, student.root / "render_check.ipynb")
+    page = _open_lab(playwright_browser, student)
+    try:
+        page.goto(student.url("lab/tree/render_check.ipynb"), timeout=UI_MS)
+        panel = page.locator(".jp-NotebookPanel")
+        expect(panel.locator(".jp-CodeCell")).to_have_count(2)
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").click()
+        page.locator(".lm-Menu-itemLabel").get_by_text("Run All Cells", exact=True).click()
+        image = panel.locator(".jp-CodeCell").nth(0).locator(".jp-RenderedImage img")
+        expect(image).to_be_visible(timeout=KERNEL_MS)
+        assert image.evaluate("img => img.naturalWidth") > 100  # a real figure, not a broken image
+        view = panel.locator(".jp-CodeCell").nth(1).locator("treescope-container")
+        expect(view).to_be_visible(timeout=KERNEL_MS)
+        expect(view).to_contain_text("Linear")  # rendered by treescope's script, not left as raw HTML
+    except BaseException:
+        _shot(page, "failure-render")
+        raise
+    finally:
+        page.close()
