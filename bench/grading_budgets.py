@@ -25,7 +25,7 @@ import optax
 from flax import nnx
 from jax import lax
 
-from bench.resnet import ResNet18
+from bench.resnet import ResNet18, jitted_train_step
 from pt2jax import fastconv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,14 +52,7 @@ def measure(batch: int, conv: Callable[..., jax.Array], repeats: int) -> dict[st
     def forward(model: ResNet18, x: jax.Array) -> jax.Array:
         return model(x)
 
-    @nnx.jit
-    def train_step(model: ResNet18, opt: nnx.Optimizer, x: jax.Array, y: jax.Array) -> jax.Array:
-        def loss_fn(model: ResNet18) -> jax.Array:
-            return optax.softmax_cross_entropy_with_integer_labels(model(x), y).mean()
-
-        loss, grads = nnx.value_and_grad(loss_fn)(model)
-        opt.update(model, grads)
-        return loss
+    train_step = jitted_train_step()
 
     model.eval()
     eval_first = _seconds(lambda: forward(model, x))

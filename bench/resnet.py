@@ -14,6 +14,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import optax
 from flax import nnx
 from jax import lax
 
@@ -73,6 +74,21 @@ class ResNet18(nnx.Module):
 
 
 # ---------------------------------------------------------------- PyTorch
+def jitted_train_step() -> Callable[[ResNet18, nnx.Optimizer, jax.Array, jax.Array], jax.Array]:
+    """One SGD/Adam step of cross-entropy on (x, y), under ``nnx.jit`` (a new function per call)."""
+
+    @nnx.jit
+    def train_step(model: ResNet18, opt: nnx.Optimizer, x: jax.Array, y: jax.Array) -> jax.Array:
+        def loss_fn(model: ResNet18) -> jax.Array:
+            return optax.softmax_cross_entropy_with_integer_labels(model(x), y).mean()
+
+        loss, grads = nnx.value_and_grad(loss_fn)(model)
+        opt.update(model, grads)
+        return loss
+
+    return train_step
+
+
 def torch_resnet18(num_classes: int = 10) -> Any:
     """The same network in PyTorch (NCHW); built in a function so that importing this module needs no torch."""
     import torch

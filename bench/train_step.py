@@ -35,7 +35,7 @@ import optax
 from flax import nnx
 from jax import lax
 
-from bench.resnet import ResNet18, torch_resnet18
+from bench.resnet import ResNet18, jitted_train_step, torch_resnet18
 from pt2jax import fastconv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,14 +60,7 @@ def jax_step(batch: int, optimizer: str, conv: Callable[..., jax.Array]) -> Call
     x_np, y_np = _data(batch)
     x, y = jnp.asarray(x_np), jnp.asarray(y_np)
 
-    @nnx.jit
-    def train_step(model: ResNet18, opt: nnx.Optimizer, x: jax.Array, y: jax.Array) -> jax.Array:
-        def loss_fn(model: ResNet18) -> jax.Array:
-            return optax.softmax_cross_entropy_with_integer_labels(model(x), y).mean()
-
-        loss, grads = nnx.value_and_grad(loss_fn)(model)
-        opt.update(model, grads)
-        return loss
+    train_step = jitted_train_step()
 
     model.train()
     return lambda: jax.block_until_ready(train_step(model, opt, x, y))

@@ -1,28 +1,14 @@
 """Hidden checks for Part 2 of 03_resnet: layouts, conv + BatchNorm, BasicBlock (exercises 1 to 3)."""
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pt2jax.checks import StudentArray, as_jax, check, expect, expect_array, extra_hints, fail
+from pt2jax.checks import StudentArray, as_jax, check, expect, expect_array, extra_hints, fail, load_helper
 
-
-def _reference():
-    name = "_pt2jax_03_resnet_reference"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("_reference.py"))
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-ref = _reference()
+ref = load_helper(Path(__file__).with_name("_reference.py"))
 
 
 # Exercise 1 -------------------------------------------------------------------------------------

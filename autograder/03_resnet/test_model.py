@@ -1,28 +1,14 @@
 """Hidden checks for Parts 3 and 4 of 03_resnet: ResNet18, the weight port, train/eval, save/load
 (exercises 4 to 7)."""
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from pt2jax.checks import StudentArray, as_jax, check, expect, expect_array, extra_hints, fail, show
+from pt2jax.checks import StudentArray, as_jax, check, expect, expect_array, extra_hints, fail, load_helper, show
 
-
-def _reference():
-    name = "_pt2jax_03_resnet_reference"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("_reference.py"))
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-ref = _reference()
+ref = load_helper(Path(__file__).with_name("_reference.py"))
 _SHAPES = {k: list(v.shape) for k, v in ref.expected_state(ref.TorchResNet18(10)).items()}
 
 

@@ -7,7 +7,11 @@ here; see docs/authoring.md.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
+import sys
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from types import ModuleType
 from typing import Any, TypeVar
 
 import numpy as np
@@ -38,6 +42,7 @@ __all__ = [
     "expect_tuple",
     "extra_hints",
     "fail",
+    "load_helper",
     "prng_key",
     "show",
     "trace_and_call",
@@ -45,6 +50,21 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Any])
 MARKER = "pt2jax_check"
+
+
+def load_helper(path: str | Path) -> ModuleType:
+    """Import a grader-side helper module that sits beside the checks (e.g. ``_reference.py``), once
+    per process: the judge collects only ``test_*.py`` and imports check modules by path."""
+    path = Path(path).resolve()
+    name = f"_pt2jax_helper_{path.parent.name}_{path.stem}"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load the check helper {path}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def check(grade_id: str, points: float) -> Callable[[F], F]:
