@@ -259,8 +259,9 @@ def _round_trip(browser: Any, instructor: LabServer, student: LabServer, pages: 
     _shot(spage, "student_feedback")
 
 
+RENDER_MARK = "# render-check"
 RENDER_CELLS = (
-    "import matplotlib.pyplot as plt\n"
+    f"{RENDER_MARK}\nimport matplotlib.pyplot as plt\n"
     "fig, ax = plt.subplots(figsize=(3, 2))\nax.plot([0, 1, 2], [1, 0, 1])\nplt.show()",
     "from flax import nnx\nnnx.display(nnx.Linear(2, 3, rngs=nnx.Rngs(0)))",
 )
@@ -276,7 +277,8 @@ def test_plots_and_treescope_views_render_in_lab(playwright_browser: Any, lab: d
     page = _open_lab(playwright_browser, student)
     try:
         page.goto(student.url("lab/tree/render_check.ipynb"), timeout=UI_MS)
-        panel = page.locator(".jp-NotebookPanel")
+        # The Lab restores earlier tabs (e.g. the round trip's notebook): pick this notebook's panel.
+        panel = page.locator(".jp-NotebookPanel", has_text=RENDER_MARK)
         expect(panel.locator(".jp-CodeCell")).to_have_count(2)
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").click()
         page.locator(".lm-Menu-itemLabel").get_by_text("Run All Cells", exact=True).click()
