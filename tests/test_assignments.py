@@ -3,6 +3,7 @@ every wrong-but-plausible variant loses exactly the points it should."""
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 from collections import defaultdict
 from pathlib import Path
@@ -102,3 +103,43 @@ def test_wrong_but_plausible_variants_lose_exactly_their_points(assignment: str,
         for t in report["tests"]:
             if not t["passed"]:
                 assert t["feedback"], f"{t['name']} failed without feedback"
+
+
+def _definitions(source: str) -> dict[str, str]:
+    """Top-level functions and classes of `source`, dumped without docstrings or annotations."""
+
+    class Strip(ast.NodeTransformer):
+        def generic_visit(self, node: ast.AST) -> ast.AST:
+            super().generic_visit(node)
+            body = getattr(node, "body", None)
+            if isinstance(node, ast.FunctionDef | ast.ClassDef) and isinstance(body, list) and body:
+                first = body[0]
+                if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and len(body) > 1:
+                    node.body = body[1:]
+            if isinstance(node, ast.FunctionDef):
+                node.returns = None
+            if isinstance(node, ast.arg):
+                node.annotation = None
+            return node
+
+    tree = Strip().visit(ast.parse(source))
+    return {n.name: ast.dump(n) for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)}
+
+
+@pytest.mark.parametrize(
+    "assignment", [a for a in ASSIGNMENTS if (COURSE.autograder / a / "_reference.py").exists()]
+)
+def test_locked_notebook_code_matches_grader_reference(assignment: str) -> None:
+    """The torch model and helpers a student sees in locked cells are the grader's: one definition."""
+    nb = nbformat.read(COURSE.master(assignment), as_version=4)
+    locked = "\n\n".join(
+        c.source for c in nb.cells
+        if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("locked")
+        and not c.source.lstrip().startswith(("%", "!"))
+    )
+    notebook = _definitions(locked)
+    reference = _definitions((COURSE.autograder / assignment / "_reference.py").read_text())
+    shared = sorted(set(notebook) & set(reference))
+    assert shared, "no definition is shared: the test would compare nothing"
+    differ = [name for name in shared if notebook[name] != reference[name]]
+    assert not differ, f"locked cells and _reference.py define these differently: {differ}"

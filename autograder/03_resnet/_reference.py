@@ -236,7 +236,7 @@ def block_params(rng: np.random.Generator, cin: int, cout: int, down: bool) -> d
             if not k.endswith("num_batches_tracked")}
 
 
-def block_nnx_params(p: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+def flax_block_params(p: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
     return {nnx_path(k): to_flax(k, v) for k, v in p.items()}
 
 

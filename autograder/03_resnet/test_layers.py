@@ -151,14 +151,14 @@ def _block_case(student, rng, down):
     size = 2 * int(rng.integers(2, 5))
     x = rng.normal(size=(int(rng.integers(2, 4)), size, size, cin)).astype(np.float32)
     p = ref.block_params(rng, cin, cout, down)
-    got = student.call("graded_block", x, ref.block_nnx_params(p), cin, cout, down)
+    got = student.call("graded_block", x, ref.flax_block_params(p), cin, cout, down)
     got = ref.unwrap_dict(got, ("out", "missing", "shapes"), "graded_block")
     return x, p, got, cin, cout
 
 
 def _expected_shapes(cin, cout, down):
     p = ref.block_params(np.random.default_rng(0), cin, cout, down)
-    return {k: list(v.shape) for k, v in ref.block_nnx_params(p).items()}
+    return {k: list(v.shape) for k, v in ref.flax_block_params(p).items()}
 
 
 @check("ex03_block_check", points=1)
@@ -168,7 +168,7 @@ def test_block_structure(student, rng):
     for down in (False, True):
         cout = 2 * cin if down else cin
         got = student.call("graded_block", np.zeros((1, 4, 4, cin), np.float32),
-                           ref.block_nnx_params(ref.block_params(rng, cin, cout, down)), cin, cout, down)
+                           ref.flax_block_params(ref.block_params(rng, cin, cout, down)), cin, cout, down)
         got = ref.unwrap_dict(got, ("out", "missing", "shapes"), "graded_block")
         want = _expected_shapes(cin, cout, down)
         what = f"BasicBlock({cin}, {cout}, do_downsample={down})"
