@@ -111,11 +111,9 @@ def _definitions(source: str) -> dict[str, str]:
     class Strip(ast.NodeTransformer):
         def generic_visit(self, node: ast.AST) -> ast.AST:
             super().generic_visit(node)
-            body = getattr(node, "body", None)
-            if isinstance(node, ast.FunctionDef | ast.ClassDef) and isinstance(body, list) and body:
-                first = body[0]
-                if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and len(body) > 1:
-                    node.body = body[1:]
+            if (isinstance(node, ast.FunctionDef | ast.ClassDef) and len(node.body) > 1
+                    and ast.get_docstring(node, clean=False) is not None):
+                node.body = node.body[1:]
             if isinstance(node, ast.FunctionDef):
                 node.returns = None
             if isinstance(node, ast.arg):
