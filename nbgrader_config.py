@@ -11,8 +11,8 @@ from nbgrader.preprocessors import (
 )
 from nbconvert.preprocessors import ClearMetadataPreprocessor
 
-from pt2jax.lab import CanonicalNotebookExporter, restage_before_convert
-from pt2jax.nbgrader_ext import PipelineGrade
+from pt2jax.build.formgrader import CanonicalNotebookExporter, restage_before_convert
+from pt2jax.course.nbgrader_plugin import PipelineGrade
 
 c = get_config()  # noqa: F821  (injected by nbgrader)
 here = os.path.dirname(os.path.abspath(__file__))

@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from pt2jax.fastconv import fast_path_applies, slicing_conv
+from pt2jax.kit.fastconv import fast_path_applies, slicing_conv
 
 ROOT = Path(__file__).resolve().parents[1]
 DN = ("NHWC", "HWIO", "NHWC")

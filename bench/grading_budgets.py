@@ -26,7 +26,7 @@ from flax import nnx
 from jax import lax
 
 from bench.resnet import ResNet18, jitted_train_step
-from pt2jax import fastconv
+from pt2jax.kit import fastconv
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -36,7 +36,7 @@ from flax import nnx
 from jax import lax
 
 from bench.resnet import ResNet18, jitted_train_step, torch_resnet18
-from pt2jax import fastconv
+from pt2jax.kit import fastconv
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = ("jax", "jax+fastconv", "torch", "torch.compile")

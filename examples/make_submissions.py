@@ -24,11 +24,12 @@ def _clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
+        cell.metadata.pop("execution", None)  # timestamps of the build's run: not part of a submission
     return nb
 
 
-def _write(student: str, assignment: str, nb: nbformat.NotebookNode | str) -> None:
-    path = OUT / student / assignment / f"{assignment}.ipynb"
+def _write(out: Path, student: str, assignment: str, nb: nbformat.NotebookNode | str) -> None:
+    path = out / student / assignment / f"{assignment}.ipynb"
     path.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(nb, str):
         path.write_text(nb)
@@ -44,28 +45,30 @@ def _answer(nb: nbformat.NotebookNode, answers: dict[str, str]) -> nbformat.Note
     return nb
 
 
-def main() -> None:
+def main(out: Path = OUT) -> None:
+    """Write every sample submission under ``out`` (tests/test_build.py checks the committed ones are fresh)."""
     for sol_path in sorted(ROOT.glob("solutions/*/*.ipynb")):
         assignment = sol_path.parent.name
         read = lambda p=sol_path: nbformat.read(p, as_version=4)  # noqa: E731
         variants = {n: v for n, v in _variants(assignment).items() if v["lost"]}  # wrong answers only
         names = list(variants)
-        _write("alice", assignment, read())  # a correct solution
+        _write(out, "alice", assignment, read())  # a correct solution
         habits = {}
         for name in names[: len(names) // 2]:
             habits.update(variants[name]["answers"])
-        _write("bob", assignment, _answer(read(), habits))  # PyTorch habits in half the exercises
+        _write(out, "bob", assignment, _answer(read(), habits))  # PyTorch habits in half the exercises
         rest = {}
         for name in names[len(names) // 2 :]:
             rest.update(variants[name]["answers"])
-        _write("carol", assignment, _answer(read(), rest))  # the other habits
-        _write("dave", assignment, nbformat.read(ROOT / "release" / assignment / f"{assignment}.ipynb", as_version=4))
+        _write(out, "carol", assignment, _answer(read(), rest))  # the other habits
+        stub = nbformat.read(ROOT / "release" / assignment / f"{assignment}.ipynb", as_version=4)
+        _write(out, "dave", assignment, stub)
         erin = read()
         answers = [c for c in erin.cells if c.metadata.get("nbgrader", {}).get("solution")]
         erin.cells.remove(answers[0])  # deleted an answer cell
         answers[1].source = answers[1].source.replace("def ", "def broken(:\n    pass\ndef ", 1)  # syntax error
-        _write("erin", assignment, erin)
-        _write("frank", assignment, '{"cells": [{"cell_type": "code", "source": "trunc')  # corrupt file
+        _write(out, "erin", assignment, erin)
+        _write(out, "frank", assignment, '{"cells": [{"cell_type": "code", "source": "trunc')  # corrupt file
 
 
 if __name__ == "__main__":

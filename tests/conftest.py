@@ -13,14 +13,14 @@ import nbformat
 import pytest
 
 from pt2jax.build import build_assignment
-from pt2jax.config import Course
+from pt2jax.config import CourseDir
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE_COURSE = Path(__file__).parent / "fixtures" / "course"
 TINY = "00_tiny"
 
 
-def make_course(dest: Path, fixture: Path = FIXTURE_COURSE) -> Course:
+def make_course(dest: Path, fixture: Path = FIXTURE_COURSE) -> CourseDir:
     """A course dir with the repo's configuration and the fixture's source/ and autograder/."""
     dest.mkdir(parents=True, exist_ok=True)
     for name in ("nbgrader_config.py", "pyproject.toml"):
@@ -28,18 +28,18 @@ def make_course(dest: Path, fixture: Path = FIXTURE_COURSE) -> Course:
     shutil.copytree(REPO / "requirements", dest / "requirements")
     for part in ("source", "autograder"):
         shutil.copytree(fixture / part, dest / part, ignore=shutil.ignore_patterns("__pycache__"))
-    return Course(dest)
+    return CourseDir(dest)
 
 
 @pytest.fixture(scope="session")
-def tiny_course(tmp_path_factory: pytest.TempPathFactory) -> Course:
+def tiny_course(tmp_path_factory: pytest.TempPathFactory) -> CourseDir:
     """The tiny fixture course, built (not verified: tests verify explicitly)."""
     course = make_course(tmp_path_factory.mktemp("tiny") / "course")
     build_assignment(course, TINY, verify=False)
     return course
 
 
-def grade(course: Course, notebook: Path, assignment: str, *, seed: int = 0,
+def grade(course: CourseDir, notebook: Path, assignment: str, *, seed: int = 0,
           student: str = "student", extra: tuple[str, ...] = ()) -> dict[str, Any]:
     """Run `pt2jax grade --json` in a subprocess (the real entry point) and return its JSON."""
     proc = subprocess.run(

@@ -18,7 +18,9 @@ import pytest
 from conftest import TINY, make_course
 
 from pt2jax.build import build_assignment
-from pt2jax.course import autograde, class_report, nbgrader
+from pt2jax.course.batch import autograde
+from pt2jax.course.reports import class_report
+from pt2jax.nbgrader_cmd import run_nbgrader as nbgrader
 
 SHORT_LIMITS = """
 [tool.pt2jax]

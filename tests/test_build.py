@@ -11,10 +11,19 @@ import jupytext
 import pytest
 from conftest import FIXTURE_COURSE, REPO, TINY, make_course
 
-from pt2jax.build import BuildError, build_assignment, generate, md_to_notebook, notebook_bytes, strip_outputs
-from pt2jax.config import Course
+from pt2jax.build import (
+    BuildError,
+    build_assignment,
+    generate,
+    md_to_notebook,
+    notebook_bytes,
+    stage_source,
+    strip_outputs,
+)
+from pt2jax.build.generate import kit_file_text, kit_modules_used
+from pt2jax.config import CourseDir
 
-REPO_COURSE = Course(REPO)
+REPO_COURSE = CourseDir(REPO)
 SOURCES = sorted(REPO.glob("source/*/*.md")) + sorted(FIXTURE_COURSE.glob("source/*/*.md"))
 
 
@@ -50,9 +59,15 @@ def test_release_and_solutions_are_fresh(assignment: str, tmp_path: Path) -> Non
     for name in names:
         assert (release / name).read_bytes() == (committed_release / name).read_bytes(), \
             f"release/{assignment}/{name} is stale: run `make build`"
-    for path in solutions.glob("*.ipynb"):
-        fresh = strip_outputs(json.loads(path.read_text()))
-        committed = strip_outputs(json.loads((REPO_COURSE.solutions / assignment / path.name).read_text()))
+    committed_solutions = REPO_COURSE.solutions / assignment
+    names = sorted(p.name for p in solutions.iterdir())
+    assert names == sorted(p.name for p in committed_solutions.iterdir()), "run `make build`"
+    for path in solutions.iterdir():
+        if path.suffix == ".ipynb":  # generate_solution executes: compare without outputs
+            fresh = strip_outputs(json.loads(path.read_text()))
+            committed = strip_outputs(json.loads((committed_solutions / path.name).read_text()))
+        else:
+            fresh, committed = path.read_bytes(), (committed_solutions / path.name).read_bytes()
         assert fresh == committed, f"solutions/{assignment}/{path.name} is stale: run `make build`"
 
 
@@ -86,18 +101,35 @@ def test_release_holds_no_solution_text(assignment: str) -> None:
               if line in released_lines]
     assert not leaked, f"solution lines in release/: {leaked[:5]}"
     checks = "\n".join(p.read_text() for p in (REPO_COURSE.autograder / assignment).glob("*.py"))
-    assert "@check(" in checks and "@check(" not in text
+    assert "@graded(" in checks and "@graded(" not in text
 
 
-def test_release_ships_helper_and_requirements() -> None:
-    for assignment in REPO_COURSE.assignments():
-        folder = REPO_COURSE.release / assignment
-        assert (folder / "pt2jax_check.py").read_text().endswith(
-            (REPO / "src/pt2jax/studentkit.py").read_text())
+@pytest.mark.parametrize("assignment", REPO_COURSE.assignments())
+def test_release_ships_exactly_the_kit_modules_it_imports(assignment: str) -> None:
+    for folder in (REPO_COURSE.release / assignment, REPO_COURSE.solutions / assignment):
+        used = kit_modules_used(md_to_notebook(REPO_COURSE.source / assignment / f"{assignment}.md"))
+        assert "check.py" in used, "every notebook imports the self-check kit (pt2jax_check)"
+        assert sorted(p.name for p in folder.glob("pt2jax_*.py")) == sorted(used.values())
+        for module, shipped in used.items():
+            assert (folder / shipped).read_text() == kit_file_text(module)
         assert (folder / "requirements.txt").read_text() == (REPO / "requirements/student.txt").read_text()
 
 
-def _broken_course(tmp_path: Path, old: str, new: str) -> Course:
+def test_kit_modules_ship_only_where_imported(tmp_path: Path) -> None:
+    course = make_course(tmp_path / "course")
+    md = course.source / TINY / f"{TINY}.md"
+    stage_source(course, TINY)
+    assert not (course.source / TINY / "pt2jax_fastconv.py").exists()
+    imports = "import pt2jax_fastconv\nfrom pt2jax_check import"
+    md.write_text(md.read_text().replace("from pt2jax_check import", imports, 1))
+    stage_source(course, TINY)
+    assert (course.source / TINY / "pt2jax_fastconv.py").read_text() == kit_file_text("fastconv.py")
+    md.write_text(md.read_text().replace("import pt2jax_fastconv\n", "# import pt2jax_fastconv\n", 1))
+    stage_source(course, TINY)  # a comment is not an import: the stale copy goes
+    assert not (course.source / TINY / "pt2jax_fastconv.py").exists()
+
+
+def _broken_course(tmp_path: Path, old: str, new: str) -> CourseDir:
     course = make_course(tmp_path / "course")
     md = course.source / TINY / f"{TINY}.md"
     assert old in md.read_text()
@@ -136,3 +168,20 @@ def test_build_refuses_a_solution_whose_self_check_fails(tmp_path: Path) -> None
     with pytest.raises(BuildError, match=r"(?s)self-checks fail.*ex01_add_one_check"):
         build_assignment(course, TINY)
     assert not (course.release / TINY).exists()
+
+
+def test_sample_submissions_are_fresh(tmp_path: Path) -> None:
+    """examples/submissions/ is generated from solutions/, release/ and tests/variants/."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_submissions", REPO / "examples" / "make_submissions.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main(tmp_path)
+    committed = REPO / "examples" / "submissions"
+    fresh = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    assert fresh == sorted(p.relative_to(committed) for p in committed.rglob("*") if p.is_file()), \
+        "run .venv/bin/python examples/make_submissions.py"
+    for rel in fresh:
+        assert (tmp_path / rel).read_bytes() == (committed / rel).read_bytes(), f"examples/submissions/{rel} is stale"

@@ -27,7 +27,7 @@ import pytest
 from conftest import REPO
 from e2e.servers import LabServer, start_lab
 
-from pt2jax.lab import stage_sources
+from pt2jax.build.formgrader import stage_sources
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from jax import lax
 
-from pt2jax import fastconv
+from pt2jax.kit import fastconv
 
 NHWC = ("NHWC", "HWIO", "NHWC")
 ATOL = 1e-5

@@ -10,7 +10,9 @@ import pytest
 from conftest import TINY, make_course, with_answers
 
 from pt2jax.build import build_assignment
-from pt2jax.course import DONE_MARK, autograde, class_report, nbgrader
+from pt2jax.course.batch import DONE_MARK, autograde
+from pt2jax.course.reports import class_report
+from pt2jax.nbgrader_cmd import run_nbgrader as nbgrader
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +115,7 @@ def test_sigkill_mid_batch_resumes_without_regrading(tmp_path: Path) -> None:
     import sys
     import time
 
-    from pt2jax.course import class_report
+    from pt2jax.course.reports import class_report
 
     course = make_course(tmp_path / "course")
     build_assignment(course, TINY, verify=False)

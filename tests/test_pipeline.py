@@ -8,18 +8,18 @@ from pathlib import Path
 import nbformat
 from conftest import TINY, cell_scores, grade, with_answers
 
-from pt2jax.config import Course
+from pt2jax.config import CourseDir
 
 
-def _sol(course: Course) -> Path:
+def _sol(course: CourseDir) -> Path:
     return course.solutions / TINY / f"{TINY}.ipynb"
 
 
-def _stub(course: Course) -> Path:
+def _stub(course: CourseDir) -> Path:
     return course.release / TINY / f"{TINY}.ipynb"
 
 
-def test_solution_full_marks_stub_zero(tiny_course: Course) -> None:
+def test_solution_full_marks_stub_zero(tiny_course: CourseDir) -> None:
     sol = grade(tiny_course, _sol(tiny_course), TINY)
     assert (sol["score"], sol["max_score"]) == (3.0, 3.0)
     assert all(t["passed"] for t in sol["tests"]) and not sol["errors"]
@@ -28,7 +28,7 @@ def test_solution_full_marks_stub_zero(tiny_course: Course) -> None:
     assert all("not answered yet" in t["feedback"] for t in stub["tests"])
 
 
-def test_json_has_the_documented_fields(tiny_course: Course) -> None:
+def test_json_has_the_documented_fields(tiny_course: CourseDir) -> None:
     report = grade(tiny_course, _stub(tiny_course), TINY, seed=7)
     assert {"assignment", "seed", "score", "max_score", "tests", "errors", "flags"} <= set(report)
     assert report["seed"] == 7 and report["assignment"] == TINY
@@ -36,7 +36,7 @@ def test_json_has_the_documented_fields(tiny_course: Course) -> None:
         assert {"name", "grade_id", "points", "max_points", "passed", "feedback"} <= set(test)
 
 
-def test_wrong_dtype_loses_exactly_its_check_with_a_hint(tiny_course: Course, tmp_path: Path) -> None:
+def test_wrong_dtype_loses_exactly_its_check_with_a_hint(tiny_course: CourseDir, tmp_path: Path) -> None:
     nb = with_answers(_sol(tiny_course), {
         "ex02_int_range": "import torch\ndef int_range(n):\n    return torch.arange(n)\n"
     }, tmp_path / "nb.ipynb")
@@ -47,7 +47,7 @@ def test_wrong_dtype_loses_exactly_its_check_with_a_hint(tiny_course: Course, tm
     assert "torch.Tensor" in dtype_check["feedback"] and "torch_not_jax" in dtype_check["hints"]
 
 
-def test_broken_notebooks_get_messages_not_crashes(tiny_course: Course, tmp_path: Path) -> None:
+def test_broken_notebooks_get_messages_not_crashes(tiny_course: CourseDir, tmp_path: Path) -> None:
     syntax = with_answers(_sol(tiny_course), {"ex01_add_one": "def add_one(x)\n    return x + 1\n"},
                           tmp_path / "syntax.ipynb")
     report = grade(tiny_course, syntax, TINY)
@@ -70,7 +70,7 @@ def test_broken_notebooks_get_messages_not_crashes(tiny_course: Course, tmp_path
     assert all("could not be read" in t["feedback"] for t in report["tests"])
 
 
-def test_self_reported_success_counts_for_nothing(tiny_course: Course, tmp_path: Path) -> None:
+def test_self_reported_success_counts_for_nothing(tiny_course: CourseDir, tmp_path: Path) -> None:
     """A notebook that swallows its own errors and prints success still scores what it earns."""
     nb = nbformat.read(_stub(tiny_course), as_version=4)
     nb.cells.insert(2, nbformat.v4.new_code_cell(
@@ -85,7 +85,7 @@ def test_self_reported_success_counts_for_nothing(tiny_course: Course, tmp_path:
     assert any(f["kind"] == "changed_cell" for f in report["flags"])
 
 
-def test_seeds_per_student_and_reproducible(tiny_course: Course, tmp_path: Path) -> None:
+def test_seeds_per_student_and_reproducible(tiny_course: CourseDir, tmp_path: Path) -> None:
     def recording(student: str, name: str) -> list:
         path = tmp_path / name
         grade(tiny_course, _sol(tiny_course), TINY, seed=3, student=student,
@@ -97,7 +97,7 @@ def test_seeds_per_student_and_reproducible(tiny_course: Course, tmp_path: Path)
     assert alice1 != bob  # another student gets other inputs
 
 
-def test_grading_errors_exit_nonzero_with_a_message(tiny_course: Course) -> None:
+def test_grading_errors_exit_nonzero_with_a_message(tiny_course: CourseDir) -> None:
     import subprocess
     import sys
 
@@ -107,12 +107,12 @@ def test_grading_errors_exit_nonzero_with_a_message(tiny_course: Course) -> None
     assert proc.returncode == 2 and "unknown assignment '99_nope'" in proc.stderr
 
 
-def test_a_timing_the_graders_clock_contradicts_is_flagged(tiny_course: Course, tmp_path: Path) -> None:
+def test_a_timing_the_graders_clock_contradicts_is_flagged(tiny_course: CourseDir, tmp_path: Path) -> None:
     checks = tmp_path / "autograder"
     checks.mkdir()
     (checks / "test_timing.py").write_text(
-        "from pt2jax.checks import check, expect\n\n\n"
-        '@check("ex01_add_one_check", points=1)\n'
+        "from pt2jax.checks import expect, graded\n\n\n"
+        '@graded("ex01_add_one_check", points=1)\n'
         "def test_add_one_is_quick(student, rng):\n"
         '    timing = student.time("add_one", 1.0, repeat=2)\n'
         '    expect(timing.per_call_s < 5, "add_one should take well under 5 s")\n'

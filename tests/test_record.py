@@ -9,9 +9,10 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 from nbgrader.utils import determine_grade
 
-from pt2jax.judge import CheckResult
-from pt2jax.record import cell_feedback, grade_cells, record
-from pt2jax.studentkit import hint_text
+from pt2jax.grade.record import cell_feedback, record
+from pt2jax.kit.check import hint_text
+from pt2jax.nbmeta import grade_cells
+from pt2jax.results import CheckResult
 
 
 def _grade_cell(gid: str, points: float):

@@ -9,7 +9,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 from nbgrader.utils import is_grade
 
-from pt2jax.restore import Flag, restore
+from pt2jax.grade.restore import restore
+from pt2jax.results import Flag
 
 
 def _meta(gid: str, *, grade=False, solution=False, locked=False, points=None) -> dict:

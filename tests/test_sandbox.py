@@ -11,9 +11,9 @@ from conftest import REPO
 
 import pt2jax
 from pt2jax.config import Limits
-from pt2jax.execute import Kernel
-from pt2jax.probe import KernelStudent
-from pt2jax.sandbox import Sandbox, probe_sandbox
+from pt2jax.grade.kernel import Kernel
+from pt2jax.grade.probe import KernelStudent
+from pt2jax.grade.sandbox import Sandbox, probe_sandbox
 
 LIMITS = Limits(cell_timeout_s=20, notebook_timeout_s=60, call_timeout_s=20, memory_mb=1536, pids_max=96)
 

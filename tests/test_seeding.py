@@ -9,7 +9,7 @@ import stat
 import numpy as np
 import pytest
 
-from pt2jax.seeding import SECRET_FILE, base_seed, check_seed, course_secret
+from pt2jax.grade.seeding import SECRET_FILE, base_seed, check_seed, course_secret
 
 
 @pytest.fixture

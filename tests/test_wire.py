@@ -1,4 +1,4 @@
-"""Tests of pt2jax.wire and the kernel-side helper it talks to (loaded as the grader sends it)."""
+"""Tests of pt2jax.grade.wire and the kernel-side helper it talks to (loaded as the grader sends it)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import io
 import json
 import pickle
 import sys
+import warnings
 from importlib import resources
 
 import jax
@@ -17,8 +18,8 @@ import numpy as np
 import pytest
 import torch
 
-from pt2jax import wire
-from pt2jax.wire import (
+from pt2jax.grade import wire
+from pt2jax.grade.wire import (
     MIME,
     Opaque,
     StudentArray,
@@ -31,7 +32,7 @@ from pt2jax.wire import (
     prng_key,
 )
 
-KERNEL_SOURCE = resources.files("pt2jax").joinpath("_kernel_side.py").read_text()
+KERNEL_SOURCE = resources.files("pt2jax.grade").joinpath("kernel_side.py").read_text()
 
 NUMPY_DTYPES = [
     "bool", "int8", "uint8", "int16", "uint16", "int32", "int64", "uint32", "uint64",
@@ -564,3 +565,49 @@ def test_decode_reply_refuses_deeply_nested_json():
 def test_decode_reply_refuses_huge_integer_literal():
     with pytest.raises(WireError):
         decode_reply('{"value": ' + "1" * 5000 + "}")
+
+
+# ------------------------------------------------------------------ one description of an array
+def _facts_cases() -> list[tuple[str, object]]:
+    """Every kind of array-like the wire can meet, including the awkward dtypes and views."""
+    cases: list[tuple[str, object]] = [(f"numpy-{d}", _sample(d, (2, 3), seed=5)) for d in NUMPY_DTYPES]
+    cases += [("numpy-generic", np.float16(1.5)), ("numpy-0d", np.array(3, dtype=np.int8))]
+    for d in ("float32", "int32", "bool", "bfloat16", "float16", "complex64", "float8_e4m3fn", "uint8"):
+        cases.append((f"jax-{d}", jnp.asarray(_sample("float32", (3, 2), seed=6)).astype(d)))
+    cases += [("jax-weak", jnp.broadcast_to(1.0, (2,))), ("jax-key", jax.random.key(3)),
+              ("jax-keys", jax.random.split(jax.random.key(1), 4)), ("jax-raw-key", jax.random.PRNGKey(0))]
+    cases.append(("jax-float0", jax.grad(lambda x, n: x * 1.0, allow_int=True, argnums=1)(1.0, 3)))
+    base = torch.from_numpy(_sample("float32", (2, 3), seed=7))
+    for d in ("float32", "float64", "bfloat16", "float16", "int64", "int16", "uint8", "bool",
+              "complex64", "complex128", "complex32", "float8_e4m3fn", "float8_e5m2"):
+        dt = getattr(torch, d if d != "complex32" else "chalf")
+        src = torch.complex(base, -base) if dt.is_complex else base * 7
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "ComplexHalf support is experimental"
+            cases.append((f"torch-{d}", src.to(dt)))
+    z = torch.complex(base, base)
+    cases += [("torch-conj", z.conj()), ("torch-neg-view", torch._neg_view(base)),
+              ("torch-requires-grad", base.clone().requires_grad_()), ("torch-parameter", torch.nn.Parameter(base)),
+              ("torch-transposed", base.t()), ("torch-0d", torch.tensor(2.5))]
+    return cases
+
+
+FACTS_CASES = _facts_cases()
+
+
+@pytest.mark.parametrize("obj", [c for _, c in FACTS_CASES], ids=[n for n, _ in FACTS_CASES])
+def test_self_check_and_grader_describe_arrays_alike(kernel, obj):
+    """The student's self-check (kit.check.facts_of, in their kernel) and the grader (kernel-side encoder
+    → wire) must see the same kind, dtype, shape and values, or they would explain a slip differently."""
+    from pt2jax.kit.check import facts_of
+
+    mine = facts_of(obj)
+    sent = from_kernel(kernel, obj)
+    if isinstance(sent, Opaque):  # not data (float0): the self-check must not call it an array either
+        assert mine is None
+        return
+    assert isinstance(sent, StudentArray) and mine is not None
+    theirs = sent.facts
+    assert (mine.kind, mine.dtype, mine.shape) == (theirs.kind, theirs.dtype, theirs.shape)
+    assert mine.value.dtype == theirs.value.dtype
+    np.testing.assert_array_equal(mine.value, theirs.value)

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from pt2jax.checks import as_jax, as_torch, check, expect_array, expect_tuple
+from pt2jax.checks import as_jax, as_torch, expect_array, expect_tuple, graded
 
 
 def _shape(rng, ndim, low=2, high=7):
@@ -12,7 +12,7 @@ def _shape(rng, ndim, low=2, high=7):
 
 # Exercise 1 -------------------------------------------------------------------------------------
 
-@check("ex01_from_list_check", points=1)
+@graded("ex01_from_list_check", points=1)
 def test_list_of_ints_is_int32(student, rng):
     """A nested list of Python ints becomes an int32 jax.Array."""
     data = rng.integers(-1000, 1000, size=_shape(rng, 2)).tolist()
@@ -20,7 +20,7 @@ def test_list_of_ints_is_int32(student, rng):
     expect_array(got, torch.tensor(data), dtype="int32", what="from_list(a list of ints)")
 
 
-@check("ex01_from_list_check", points=1)
+@graded("ex01_from_list_check", points=1)
 def test_list_of_floats_is_float32(student, rng):
     """A nested list of Python floats becomes a float32 jax.Array."""
     data = rng.normal(scale=10.0, size=_shape(rng, 3, 2, 5)).tolist()
@@ -30,7 +30,7 @@ def test_list_of_floats_is_float32(student, rng):
 
 # Exercise 2 -------------------------------------------------------------------------------------
 
-@check("ex02_copy_to_jax_check", points=1)
+@graded("ex02_copy_to_jax_check", points=1)
 def test_numpy_arrays_are_narrowed(student, rng):
     """NumPy float64/int64 arrays become float32/int32 jax.Arrays with the same values."""
     floats = rng.normal(size=_shape(rng, 2))
@@ -43,7 +43,7 @@ def test_numpy_arrays_are_narrowed(student, rng):
                  what="copy_to_jax(an int64 NumPy array)")
 
 
-@check("ex02_copy_to_jax_check", points=1)
+@graded("ex02_copy_to_jax_check", points=1)
 def test_torch_tensors_are_copied(student, rng):
     """CPU torch tensors (float32, float64, int64) become jax.Arrays with JAX's default dtypes."""
     cases = [
@@ -59,7 +59,7 @@ def test_torch_tensors_are_copied(student, rng):
 
 # Exercise 3 -------------------------------------------------------------------------------------
 
-@check("ex03_dlpack_check", points=1)
+@graded("ex03_dlpack_check", points=1)
 def test_torch_to_jax(student, rng):
     """torch_to_jax gives a jax.Array with the tensor's values and shape (int64 arrives as int32)."""
     cases = [
@@ -73,7 +73,7 @@ def test_torch_to_jax(student, rng):
         expect_array(got, tensor, dtype=dtype, what=f"torch_to_jax(a torch {str(tensor.dtype)[6:]} tensor)")
 
 
-@check("ex03_dlpack_check", points=1)
+@graded("ex03_dlpack_check", points=1)
 def test_jax_to_torch(student, rng):
     """jax_to_torch gives a torch.Tensor with the array's values, shape and dtype."""
     cases = [
@@ -96,14 +96,14 @@ def _check_like(student, values, fill):
         expect_array(part, want, what=f"{name} for a {values.dtype} x of shape {values.shape}")
 
 
-@check("ex04_like_check", points=1)
+@graded("ex04_like_check", points=1)
 def test_like_int32(student, rng):
     """zeros/ones/full_like keep an int32 x's shape and dtype."""
     values = rng.integers(-50, 50, size=_shape(rng, 2)).astype(np.int32)
     _check_like(student, values, int(rng.integers(2, 100)))
 
 
-@check("ex04_like_check", points=1)
+@graded("ex04_like_check", points=1)
 def test_like_float32(student, rng):
     """zeros/ones/full_like keep a float32 x's shape and dtype."""
     values = rng.normal(size=_shape(rng, 3, 1, 5)).astype(np.float32)
@@ -112,7 +112,7 @@ def test_like_float32(student, rng):
 
 # Exercise 5 -------------------------------------------------------------------------------------
 
-@check("ex05_exact_sum_check", points=1)
+@graded("ex05_exact_sum_check", points=1)
 def test_sum_beyond_int32(student, rng):
     """int32-sized numbers whose sum overflows int32 are summed exactly, as int64."""
     values = rng.integers(10**8, 2 * 10**9, size=int(rng.integers(20, 200)))
@@ -121,7 +121,7 @@ def test_sum_beyond_int32(student, rng):
                  hints=["int64_default"])
 
 
-@check("ex05_exact_sum_check", points=1)
+@graded("ex05_exact_sum_check", points=1)
 def test_numbers_beyond_int32(student, rng):
     """Numbers that themselves do not fit in int32 are summed exactly, as int64."""
     values = rng.integers(3 * 10**9, 10**12, size=int(rng.integers(5, 100)))

@@ -5,7 +5,7 @@ import re
 import numpy as np
 import torch
 
-from pt2jax.checks import StudentArray, as_jax, check, expect, expect_array
+from pt2jax.checks import StudentArray, as_jax, expect, expect_array, graded
 
 
 def _device_id(got):
@@ -27,7 +27,7 @@ def _values(rng):
     return rng.normal(size=shape).astype(np.float32), rng.normal(size=shape).astype(np.float32)
 
 
-@check("ex11_devices_check", points=1)
+@graded("ex11_devices_check", points=1)
 def test_to_device_commits(student, rng):
     """to_device(x, i) returns x's values committed to CPU device i (i = 1, then 0)."""
     values, _ = _values(rng)
@@ -37,7 +37,7 @@ def test_to_device_commits(student, rng):
         _expect_on(got, device, f"to_device(x, {device})")
 
 
-@check("ex11_devices_check", points=1)
+@graded("ex11_devices_check", points=1)
 def test_add_across_committed_devices(student, rng):
     """a + b where a and b are committed to different devices runs on a's device."""
     a, b = _values(rng)
@@ -49,7 +49,7 @@ def test_add_across_committed_devices(student, rng):
         _expect_on(got, dev_a, what)
 
 
-@check("ex11_devices_check", points=1)
+@graded("ex11_devices_check", points=1)
 def test_add_with_uncommitted_partner(student, rng):
     """a committed to device 1 plus an uncommitted b gives a result committed to device 1."""
     a, b = _values(rng)

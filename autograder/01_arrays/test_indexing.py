@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from pt2jax.checks import as_jax, check, expect, expect_array, expect_tuple
+from pt2jax.checks import as_jax, expect, expect_array, expect_tuple, graded
 
 # Exercise 12 ------------------------------------------------------------------------------------
 
@@ -20,7 +20,7 @@ def _rows(rng, n_rows):
     return rows
 
 
-@check("ex12_index_tour_check", points=1)
+@graded("ex12_index_tour_check", points=1)
 def test_picked_rows(student, rng):
     """Rows listed in a Python list (repeats and negatives included), in that order."""
     values = _matrix(rng, np.int32)
@@ -29,7 +29,7 @@ def test_picked_rows(student, rng):
     expect_array(got[0], torch.from_numpy(values)[rows], what=f"picked (rows {rows})")
 
 
-@check("ex12_index_tour_check", points=1)
+@graded("ex12_index_tour_check", points=1)
 def test_reversed_columns_and_inner_block(student, rng):
     """Columns in reverse order, and the block without the border rows and columns."""
     values = _matrix(rng, np.float32)
@@ -60,7 +60,7 @@ def _safe_case(student, rng, idx_fn):
     return got, want, f"safe_take(x, {idx.tolist()}, {fill:g}) for x of length {n}"
 
 
-@check("ex13_safe_take_check", points=1)
+@graded("ex13_safe_take_check", points=1)
 def test_in_bounds_indices(student, rng):
     """In-bounds non-negative indices behave like x[idx]."""
     got, want, what = _safe_case(
@@ -68,7 +68,7 @@ def test_in_bounds_indices(student, rng):
     expect_array(got, want, what=what)
 
 
-@check("ex13_safe_take_check", points=1)
+@graded("ex13_safe_take_check", points=1)
 def test_indices_past_the_end_get_fill(student, rng):
     """Indices >= n give fill (JAX would clamp them to the last element)."""
     def idx_fn(n):
@@ -79,7 +79,7 @@ def test_indices_past_the_end_get_fill(student, rng):
     expect_array(got, want, what=what, hints=["out_of_bounds"])
 
 
-@check("ex13_safe_take_check", points=1)
+@graded("ex13_safe_take_check", points=1)
 def test_negative_indices(student, rng):
     """-n..-1 count from the end; indices below -n give fill."""
     def idx_fn(n):
@@ -93,7 +93,7 @@ def test_negative_indices(student, rng):
 
 # Exercise 14 ------------------------------------------------------------------------------------
 
-@check("ex14_checked_take_check", points=1)
+@graded("ex14_checked_take_check", points=1)
 def test_valid_indices_are_gathered(student, rng):
     """In-bounds indices, negative ones included, give x[idx]."""
     n = int(rng.integers(3, 20))
@@ -105,7 +105,7 @@ def test_valid_indices_are_gathered(student, rng):
                  what=f"checked_take(x, {idx.tolist()}) for x of length {n}")
 
 
-@check("ex14_checked_take_check", points=1)
+@graded("ex14_checked_take_check", points=1)
 def test_out_of_bounds_raises_index_error(student, rng):
     """An index >= n or < -n raises IndexError, as in torch."""
     n = int(rng.integers(3, 20))

@@ -7,12 +7,12 @@ from pt2jax.checks import (
     StudentArray,
     StudentRaised,
     as_jax,
-    check,
     expect,
     expect_array,
     expect_tuple,
     extra_hints,
     fail,
+    graded,
     show,
 )
 
@@ -33,7 +33,7 @@ def _join(student, rng):
     return expect_tuple(got, 2, "join(xs)"), [torch.from_numpy(a) for a in arrays]
 
 
-@check("ex15_join_check", points=1)
+@graded("ex15_join_check", points=1)
 def test_concatenate_along_columns(student, rng):
     """The arrays side by side: torch.cat(ts, dim=1)."""
     (side_by_side, _), ts = _join(student, rng)
@@ -41,7 +41,7 @@ def test_concatenate_along_columns(student, rng):
                  hints=["dim_vs_axis"])
 
 
-@check("ex15_join_check", points=1)
+@graded("ex15_join_check", points=1)
 def test_stack_along_new_last_axis(student, rng):
     """The arrays stacked on a new last axis: torch.stack(ts, dim=-1)."""
     (_, stacked), ts = _join(student, rng)
@@ -75,14 +75,14 @@ def _matmul_case(student, rng, n, k):
                  what=f"matmul_relu_add(x of shape {x.shape}, y of shape {y.shape})")
 
 
-@check("ex16_matmul_relu_add_check", points=1)
+@graded("ex16_matmul_relu_add_check", points=1)
 def test_square_inputs(student, rng):
     """Square x and y, where the elementwise product also runs (and gives other numbers)."""
     n = int(rng.integers(3, 40))
     _matmul_case(student, rng, n, n)
 
 
-@check("ex16_matmul_relu_add_check", points=1)
+@graded("ex16_matmul_relu_add_check", points=1)
 def test_rectangular_x(student, rng):
     """x of shape (n, k) with n != k."""
     n, k = _rows_cols(rng, 3, 40)
@@ -96,7 +96,7 @@ def _summary(student, rng):
     return expect_tuple(student.call("summary", as_jax(values)), 2, "summary(x)"), values
 
 
-@check("ex17_summary_check", points=1)
+@graded("ex17_summary_check", points=1)
 def test_total_is_python_float(student, rng):
     """total is a Python float equal to the sum of x."""
     (total, _), values = _summary(student, rng)
@@ -108,7 +108,7 @@ def test_total_is_python_float(student, rng):
            f"total is {total!r}, but the sum of x is {want!r}.")
 
 
-@check("ex17_summary_check", points=1)
+@graded("ex17_summary_check", points=1)
 def test_host_copy_is_numpy(student, rng):
     """host is a NumPy array with x's values, dtype and shape."""
     (_, host), values = _summary(student, rng)
@@ -123,7 +123,7 @@ def _reduce(student, rng):
     return expect_tuple(got, 3, "reduce_tour(x)"), torch.from_numpy(values)
 
 
-@check("ex18_reduce_tour_check", points=1)
+@graded("ex18_reduce_tour_check", points=1)
 def test_column_sums(student, rng):
     """col_sums: t.sum(dim=0)."""
     (col_sums, _, _), t = _reduce(student, rng)
@@ -131,7 +131,7 @@ def test_column_sums(student, rng):
                  hints=["dim_vs_axis"])
 
 
-@check("ex18_reduce_tour_check", points=1)
+@graded("ex18_reduce_tour_check", points=1)
 def test_row_means_keepdims_and_shares(student, rng):
     """row_means keeps the reduced axis, (r, 1); row_shares is x over its row sums."""
     (_, row_means, row_shares), t = _reduce(student, rng)
@@ -153,14 +153,14 @@ def _max_with_index(student, rng):
         torch.from_numpy(values), dim=1)
 
 
-@check("ex19_max_with_index_check", points=1)
+@graded("ex19_max_with_index_check", points=1)
 def test_row_maxima(student, rng):
     """values: the maximum of each row."""
     (values, _), want = _max_with_index(student, rng)
     expect_array(values, want.values, what="values", hints=["dim_vs_axis"])
 
 
-@check("ex19_max_with_index_check", points=1)
+@graded("ex19_max_with_index_check", points=1)
 def test_row_argmax_int32(student, rng):
     """indices: the column of each row's maximum, int32 (torch gives int64)."""
     (_, indices), want = _max_with_index(student, rng)

@@ -3,7 +3,7 @@
 import jax
 import numpy as np
 
-from pt2jax.checks import StudentArray, check, expect, expect_array, expect_tuple, prng_key, show
+from pt2jax.checks import StudentArray, expect, expect_array, expect_tuple, graded, prng_key, show
 
 
 def _vector(got, n, what):
@@ -30,7 +30,7 @@ def _seeds(rng, k):
 
 # Exercise 6 -------------------------------------------------------------------------------------
 
-@check("ex06_two_draws_check", points=1)
+@graded("ex06_two_draws_check", points=1)
 def test_same_key_same_normal_numbers(student, rng):
     """Two float32 N(0, 1) vectors of length n, identical when the key is the same."""
     (seed,) = _seeds(rng, 1)
@@ -48,7 +48,7 @@ def test_same_key_same_normal_numbers(student, rng):
                f" {values.std():.3f} over {n} numbers): use jax.random.normal.")
 
 
-@check("ex06_two_draws_check", points=1)
+@graded("ex06_two_draws_check", points=1)
 def test_the_two_draws_differ(student, rng):
     """The two draws use different subkeys, so their numbers differ."""
     (seed,) = _seeds(rng, 1)
@@ -60,7 +60,7 @@ def test_the_two_draws_differ(student, rng):
            " each draw its own subkey.", hint="reused_key")
 
 
-@check("ex06_two_draws_check", points=1)
+@graded("ex06_two_draws_check", points=1)
 def test_other_keys_other_numbers(student, rng):
     """Different keys give different numbers."""
     s1, s2 = _seeds(rng, 2)
@@ -74,7 +74,7 @@ def test_other_keys_other_numbers(student, rng):
 
 # Exercise 7 -------------------------------------------------------------------------------------
 
-@check("ex07_step_noise_check", points=1)
+@graded("ex07_step_noise_check", points=1)
 def test_matches_fold_in(student, rng):
     """step_noise(key, step, n) is uniform(fold_in(key, step), (n,))."""
     (seed,) = _seeds(rng, 1)
@@ -86,7 +86,7 @@ def test_matches_fold_in(student, rng):
                  hints=["reused_key"])
 
 
-@check("ex07_step_noise_check", points=1)
+@graded("ex07_step_noise_check", points=1)
 def test_steps_and_keys_give_their_own_numbers(student, rng):
     """Same (key, step) repeats; another step or another key gives other numbers."""
     s1, s2 = _seeds(rng, 2)

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from pt2jax.checks import StudentArray, as_jax, check, expect, expect_array, fail
+from pt2jax.checks import StudentArray, as_jax, expect, expect_array, fail, graded
 
 
 def _shape(rng, ndim, low=2, high=7):
@@ -27,7 +27,7 @@ def _is_int(value):
     return type(value) is int
 
 
-@check("ex08_describe_check", points=1)
+@graded("ex08_describe_check", points=1)
 def test_shape_ndim_numel_dtype(student, rng):
     """shape (a tuple), ndim, numel and the dtype's name, for float32 and uint8 arrays."""
     for dtype in (np.float32, np.uint8):
@@ -48,7 +48,7 @@ def test_shape_ndim_numel_dtype(student, rng):
                f"describe(x)['dtype'] should be the string {name!r} (x.dtype.name); got {got['dtype']!r:.80}.")
 
 
-@check("ex08_describe_check", points=1)
+@graded("ex08_describe_check", points=1)
 def test_device_id(student, rng):
     """device is the id of the device the array is committed to (or the default device, 0)."""
     values = rng.normal(size=_shape(rng, 2)).astype(np.float32)
@@ -61,7 +61,7 @@ def test_device_id(student, rng):
 
 # Exercise 9 -------------------------------------------------------------------------------------
 
-@check("ex09_set_column_check", points=1)
+@graded("ex09_set_column_check", points=1)
 def test_set_float_column(student, rng):
     """Column j of a float32 matrix is set to value; the rest is unchanged."""
     rows, cols = _shape(rng, 2, 2, 8)
@@ -74,7 +74,7 @@ def test_set_float_column(student, rng):
     expect_array(got, want, what=f"set_column(x, {j}, value)")
 
 
-@check("ex09_set_column_check", points=1)
+@graded("ex09_set_column_check", points=1)
 def test_set_int_column_negative_index(student, rng):
     """A negative column index counts from the end, and an int32 matrix stays int32."""
     rows, cols = _shape(rng, 2, 2, 8)
@@ -98,7 +98,7 @@ def _scatter_case(student, rng, n, idx):
     return got, want
 
 
-@check("ex10_scatter_add_check", points=1)
+@graded("ex10_scatter_add_check", points=1)
 def test_distinct_indices(student, rng):
     """With distinct indices, each v[k] is added at idx[k]."""
     n = int(rng.integers(5, 20))
@@ -107,7 +107,7 @@ def test_distinct_indices(student, rng):
     expect_array(got, want, atol=1e-5, what="scatter_add(x, idx, v) with distinct indices")
 
 
-@check("ex10_scatter_add_check", points=2)
+@graded("ex10_scatter_add_check", points=2)
 def test_repeated_indices_accumulate(student, rng):
     """Repeated indices add up, like torch's index_put_(..., accumulate=True)."""
     n = int(rng.integers(4, 10))

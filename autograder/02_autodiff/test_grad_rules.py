@@ -9,10 +9,10 @@ from pt2jax.checks import (
     StudentRaised,
     as_jax,
     call_transformed,
-    check,
     expect_array,
     expect_close,
     expect_tuple,
+    graded,
 )
 
 
@@ -39,7 +39,7 @@ def _torch_ste(x, c):
     return ste.detach(), tx.grad
 
 
-@check("ex08_stop_gradient_check", points=1)
+@graded("ex08_stop_gradient_check", points=1)
 def test_ste_value(student, rng):
     """round_ste(x) has the value of round(x)."""
     x = _ste_input(rng)
@@ -48,7 +48,7 @@ def test_ste_value(student, rng):
     expect_array(got, want, rtol=1e-6, atol=1e-5, what=f"round_ste(x) for x of shape {x.shape}")
 
 
-@check("ex08_stop_gradient_check", points=1)
+@graded("ex08_stop_gradient_check", points=1)
 def test_ste_gradient(student, rng):
     """The gradient of sum(round_ste(x) * c), under jax.jit (the notebook's ste_grad), is c."""
     x = _ste_input(rng)
@@ -81,7 +81,7 @@ def _vjp_case(student, rng):
     return (out, w_bar, x_bar), refs, f"layer_vjp(w, x, v) for x of shape {x.shape} and w of shape {w.shape}"
 
 
-@check("ex09_vjp_check", points=1)
+@graded("ex09_vjp_check", points=1)
 def test_vjp_output_and_weights(student, rng):
     """out is tanh(x @ w); w_bar is w.grad after out.backward(gradient=v)."""
     (out, w_bar, _), ((want_out, want_w, _), (_, ones_w, _)), what = _vjp_case(student, rng)
@@ -89,7 +89,7 @@ def test_vjp_output_and_weights(student, rng):
     expect_close(w_bar, want_w, f"w_bar from {what}", hints=["grad_scalar_output"] if _matches(w_bar, ones_w) else [])
 
 
-@check("ex09_vjp_check", points=1)
+@graded("ex09_vjp_check", points=1)
 def test_vjp_inputs(student, rng):
     """x_bar is x.grad after out.backward(gradient=v)."""
     (_, _, x_bar), ((_, _, want_x), (_, _, ones_x)), what = _vjp_case(student, rng)
@@ -115,13 +115,13 @@ def _slopes_case(student, rng, shape):
            hints=["int_grad"] if isinstance(got, StudentArray) and got.dtype != "float32" else [])
 
 
-@check("ex10_int_inputs_check", points=1)
+@graded("ex10_int_inputs_check", points=1)
 def test_slopes_vector(student, rng):
     """The derivative of x * sin(x) at every element of a 1-D int32 array, as float32."""
     _slopes_case(student, rng, (int(rng.integers(3, 30)),))
 
 
-@check("ex10_int_inputs_check", points=1)
+@graded("ex10_int_inputs_check", points=1)
 def test_slopes_matrix(student, rng):
     """The same for a 2-D int32 array: the result has the input's shape."""
     _slopes_case(student, rng, (int(rng.integers(2, 6)), int(rng.integers(2, 6))))

@@ -8,12 +8,12 @@ from pt2jax.checks import (
     StudentArray,
     as_jax,
     call_transformed,
-    check,
     expect,
     expect_array,
     expect_close,
     expect_tuple,
     fail,
+    graded,
     show,
 )
 
@@ -46,7 +46,7 @@ def _send(*arrays):
 
 # Exercise 1 -------------------------------------------------------------------------------------
 
-@check("ex01_linear_model_check", points=1)
+@graded("ex01_linear_model_check", points=1)
 def test_predict(student, rng):
     """predict(x, w, b) is x @ w + b, shape (n, d_out)."""
     w, b, x, _ = _linear_case(rng)
@@ -55,7 +55,7 @@ def test_predict(student, rng):
     expect_close(got, want, f"predict(x, w, b) for x of shape {x.shape} and w of shape {w.shape}")
 
 
-@check("ex01_linear_model_check", points=1)
+@graded("ex01_linear_model_check", points=1)
 def test_loss_value(student, rng):
     """compute_loss(w, b, x, y) equals F.mse_loss(x @ w + b, y), a 0-d float32 jax.Array."""
     w, b, x, y = _linear_case(rng)
@@ -64,7 +64,7 @@ def test_loss_value(student, rng):
     expect_close(got, want, f"compute_loss(w, b, x, y) for x of shape {x.shape} and y of shape {y.shape}")
 
 
-@check("ex01_linear_model_check", points=1)
+@graded("ex01_linear_model_check", points=1)
 def test_loss_under_jit(student, rng):
     """compute_loss compiled with jax.jit (the notebook's jit_loss) gives the same loss."""
     w, b, x, y = _linear_case(rng)
@@ -84,7 +84,7 @@ def _expect_dw_db(got, w, want_dw, want_db, what):
     expect_close(db, want_db, f"db from {what}")
 
 
-@check("ex02_grad_check", points=1)
+@graded("ex02_grad_check", points=1)
 def test_grad_of_loss(student, rng):
     """grad_of_loss returns (dw, db), equal to w.grad and b.grad after loss.backward()."""
     w, b, x, y = _linear_case(rng)
@@ -99,14 +99,14 @@ def _loss_and_grads(student, rng):
     return expect_tuple(got, 2, "loss_and_grads(w, b, x, y)"), w, _torch_reference(w, b, x, y)
 
 
-@check("ex02_grad_check", points=1)
+@graded("ex02_grad_check", points=1)
 def test_loss_and_grads_value(student, rng):
     """loss_and_grads returns the loss as its first item."""
     (loss, _), _, (want, *_) = _loss_and_grads(student, rng)
     expect_close(loss, want, "the loss from loss_and_grads(w, b, x, y)")
 
 
-@check("ex02_grad_check", points=1)
+@graded("ex02_grad_check", points=1)
 def test_loss_and_grads_gradients(student, rng):
     """loss_and_grads returns (dw, db) as its second item."""
     (_, grads), w, (_, want_dw, want_db, _) = _loss_and_grads(student, rng)
@@ -115,7 +115,7 @@ def test_loss_and_grads_gradients(student, rng):
 
 # Exercise 3 -------------------------------------------------------------------------------------
 
-@check("ex03_input_grad_check", points=1)
+@graded("ex03_input_grad_check", points=1)
 def test_input_grad(student, rng):
     """input_grad is dL/dx, shaped like x (torch: x.requires_grad_(), then x.grad)."""
     w, b, x, y = _linear_case(rng)
@@ -126,7 +126,7 @@ def test_input_grad(student, rng):
            hints=["argnums"] if wrong_arg else [])
 
 
-@check("ex03_input_grad_check", points=1)
+@graded("ex03_input_grad_check", points=1)
 def test_input_grad_when_shapes_agree(student, rng):
     """x and w of the same shape: only the numbers tell dL/dx from dL/dw."""
     w, b, x, y = _linear_case(rng, square=True)
@@ -175,7 +175,7 @@ def _xent_loss(student, rng):
     return loss, _aux(aux, "aux, the second item of xent_loss(...)"), _torch_xent(w, b, x, labels)
 
 
-@check("ex04_has_aux_check", points=1)
+@graded("ex04_has_aux_check", points=1)
 def test_xent_loss_and_logits(student, rng):
     """xent_loss returns F.cross_entropy's loss and the logits in aux."""
     loss, aux, (want_loss, want_logits, *_) = _xent_loss(student, rng)
@@ -183,14 +183,14 @@ def test_xent_loss_and_logits(student, rng):
     expect_close(aux["logits"], want_logits, 'aux["logits"]')
 
 
-@check("ex04_has_aux_check", points=1)
+@graded("ex04_has_aux_check", points=1)
 def test_xent_accuracy(student, rng):
     """aux["accuracy"] is the fraction of correct argmax predictions, a 0-d float32 jax.Array."""
     _, aux, (_, _, want_accuracy, *_) = _xent_loss(student, rng)
     expect_array(aux["accuracy"], want_accuracy, what='aux["accuracy"]')
 
 
-@check("ex04_has_aux_check", points=1)
+@graded("ex04_has_aux_check", points=1)
 def test_xent_grads(student, rng):
     """xent_grads returns ((loss, aux), (dw, db)) with the gradients of the loss only."""
     w, b, x, labels = _xent_case(rng)

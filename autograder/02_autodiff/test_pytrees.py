@@ -6,7 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pt2jax.checks import Opaque, StudentArray, as_jax, check, expect, expect_close, fail
+from pt2jax.checks import Opaque, StudentArray, as_jax, expect, expect_close, fail, graded
 
 # Trees: nested dicts and lists with NumPy arrays (grader side), StudentArrays (student results) or
 # torch tensors at the leaves.
@@ -103,7 +103,7 @@ def _grads(tparams):
 
 # Exercise 5 -------------------------------------------------------------------------------------
 
-@check("ex05_mlp_grads_check", points=1)
+@graded("ex05_mlp_grads_check", points=1)
 def test_mlp_loss(student, rng):
     """mlp_loss equals the torch MLP's F.mse_loss (relu hidden layers, linear output)."""
     params, sizes = _mlp_params(rng, int(rng.integers(1, 4)))
@@ -123,13 +123,13 @@ def _mlp_grads(student, rng):
     return got, _grads(tparams)
 
 
-@check("ex05_mlp_grads_check", points=1)
+@graded("ex05_mlp_grads_check", points=1)
 def test_mlp_grads_structure(student, rng):
     """mlp_grads returns a tree with the structure of params: dict, list of dicts, dict."""
     _mlp_grads(student, rng)
 
 
-@check("ex05_mlp_grads_check", points=1)
+@graded("ex05_mlp_grads_check", points=1)
 def test_mlp_grads_values(student, rng):
     """Every leaf of mlp_grads equals the .grad of the matching torch parameter."""
     got, want = _mlp_grads(student, rng)
@@ -151,14 +151,14 @@ def _sgd_case(student, rng, params):
     _expect_tree_close(got, tparams, "the new params")
 
 
-@check("ex06_sgd_update_check", points=1)
+@graded("ex06_sgd_update_check", points=1)
 def test_sgd_flat_dict(student, rng):
     """params {"w", "b"}: each leaf becomes p - lr * g, still in a dict."""
     params, _ = _mlp_params(rng, 0)
     _sgd_case(student, rng, params["out"])
 
 
-@check("ex06_sgd_update_check", points=1)
+@graded("ex06_sgd_update_check", points=1)
 def test_sgd_nested_tree(student, rng):
     """A nested tree (dict of a list of dicts and a dict) keeps its structure."""
     params, _ = _mlp_params(rng, int(rng.integers(2, 4)))
@@ -167,7 +167,7 @@ def test_sgd_nested_tree(student, rng):
 
 # Exercise 7 -------------------------------------------------------------------------------------
 
-@check("ex07_accumulate_check", points=2)
+@graded("ex07_accumulate_check", points=2)
 def test_accumulated_grads(student, rng):
     """accumulate_grads is the mean of the micro-batch gradients: torch's (loss / k).backward() per
     micro-batch without zero_grad()."""
@@ -190,7 +190,7 @@ def test_accumulated_grads(student, rng):
     _expect_tree_close(got, _grads(tparams), "the accumulated grads")
 
 
-@check("ex07_accumulate_check", points=1)
+@graded("ex07_accumulate_check", points=1)
 def test_global_norm(student, rng):
     """global_norm(tree) equals torch.nn.utils.get_total_norm of the leaves, as a 0-d float32 jax.Array."""
     shapes = [tuple(int(s) for s in rng.integers(1, 6, size=int(rng.integers(0, 3)))) for _ in range(4)]

@@ -4,7 +4,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pt2jax.checks import StudentArray, as_jax, check, expect, expect_array, expect_close, expect_tuple, fail, show
+from pt2jax.checks import (
+    StudentArray,
+    as_jax,
+    expect,
+    expect_array,
+    expect_close,
+    expect_tuple,
+    fail,
+    graded,
+    show,
+)
 
 
 def _matches(got, want):
@@ -43,13 +53,13 @@ def _per_example_case(student, n, rng):
     expect_close(db, want_db, f"db from {what}")
 
 
-@check("ex11_per_example_check", points=2)
+@graded("ex11_per_example_check", points=2)
 def test_per_example_grads(student, rng):
     """dw[i], db[i] is the gradient of compute_loss on example i, as torch.func.vmap(torch.func.grad(...))."""
     _per_example_case(student, int(rng.integers(3, 17)), rng)
 
 
-@check("ex11_per_example_check", points=1)
+@graded("ex11_per_example_check", points=1)
 def test_batch_of_one(student, rng):
     """A batch of one example gives arrays with a leading axis of length 1."""
     _per_example_case(student, 1, rng)
@@ -66,7 +76,7 @@ def _jacobian_case(rng):
     return a, x
 
 
-@check("ex12_jacobians_check", points=1)
+@graded("ex12_jacobians_check", points=1)
 def test_layer_jacobian(student, rng):
     """layer_jacobian(a, x) is torch.func.jacrev of tanh(a @ x): shape (m, n)."""
     a, x = _jacobian_case(rng)
@@ -76,7 +86,7 @@ def test_layer_jacobian(student, rng):
     expect_close(got, want, f"layer_jacobian(a, x) for a of shape {a.shape}")
 
 
-@check("ex12_jacobians_check", points=1)
+@graded("ex12_jacobians_check", points=1)
 def test_lse_hessian(student, rng):
     """lse_hessian(a, x) is the Hessian of logsumexp(a @ x): shape (n, n), symmetric."""
     a, x = _jacobian_case(rng)
@@ -107,7 +117,7 @@ def _float64(got, what):
              " jnp.asarray(a, dtype=jnp.float64) really gives float64.")
 
 
-@check("ex13_grad_check_check", points=1)
+@graded("ex13_grad_check_check", points=1)
 def test_finite_difference(student, rng):
     """fd, the central difference of compute_loss along (dw, db) in float64, matches autograd's directional
     derivative to 1e-6."""
@@ -117,7 +127,7 @@ def test_finite_difference(student, rng):
     expect_array(fd, want, dtype="float64", rtol=1e-6, atol=1e-9, what=what)
 
 
-@check("ex13_grad_check_check", points=1)
+@graded("ex13_grad_check_check", points=1)
 def test_autodiff_directional_derivative(student, rng):
     """ad, the jax.grad directional derivative in float64, matches autograd's to 1e-8."""
     _, ad, want, _ = _gradient_check(student, rng)
@@ -157,7 +167,7 @@ def _train_case(student, rng):
     return (final, losses), (w, b, x, y, lr, steps), what
 
 
-@check("ex14_train_check", points=2)
+@graded("ex14_train_check", points=2)
 def test_final_params(student, rng):
     """The final {"w", "b"} equal torch.optim.SGD's after the same number of steps."""
     (final, _), (w, b, x, y, lr, steps), what = _train_case(student, rng)
@@ -175,7 +185,7 @@ def test_final_params(student, rng):
     expect_close(final["b"], want_b, f'final["b"] from {what}', hints=hints)
 
 
-@check("ex14_train_check", points=1)
+@graded("ex14_train_check", points=1)
 def test_losses(student, rng):
     """losses[i] is the loss before update i, a float32 array of shape (steps,)."""
     (_, losses), (w, b, x, y, lr, steps), what = _train_case(student, rng)

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pt2jax.checks import StudentArray, as_jax, check, expect, expect_array, extra_hints, fail, load_helper
+from pt2jax.checks import StudentArray, as_jax, expect, expect_array, extra_hints, fail, graded, load_helper
 
 ref = load_helper(Path(__file__).with_name("_reference.py"))
 
@@ -18,7 +18,7 @@ def _distinct_sizes(rng, k, low=2, high=9):
     return [int(n) for n in rng.choice(np.arange(low, high), size=k, replace=False)]
 
 
-@check("ex01_layouts_check", points=1)
+@graded("ex01_layouts_check", points=1)
 def test_to_nhwc(student, rng):
     """to_nhwc turns an (N, C, H, W) batch into (N, H, W, C), as x.permute(0, 2, 3, 1)."""
     shape = _distinct_sizes(rng, 4)
@@ -28,7 +28,7 @@ def test_to_nhwc(student, rng):
                  hints=("nchw_nhwc",))
 
 
-@check("ex01_layouts_check", points=1)
+@graded("ex01_layouts_check", points=1)
 def test_kernel_to_hwio(student, rng):
     """kernel_to_hwio turns a torch (O, I, kH, kW) kernel into Flax's (kH, kW, I, O)."""
     o, i = _distinct_sizes(rng, 2, 6, 14)
@@ -39,7 +39,7 @@ def test_kernel_to_hwio(student, rng):
                  hints=("oihw_hwio",))
 
 
-@check("ex01_layouts_check", points=1)
+@graded("ex01_layouts_check", points=1)
 def test_linear_to_flax(student, rng):
     """linear_to_flax turns a torch (out, in) weight into Flax's (in, out) kernel."""
     o, i = _distinct_sizes(rng, 2, 2, 20)
@@ -100,13 +100,13 @@ def _eval_case(student, rng, stride):
         expect_array(out, ref.nhwc(want), rtol=1e-4, atol=1e-4, what=what)
 
 
-@check("ex02_conv_bn_check", points=1)
+@graded("ex02_conv_bn_check", points=1)
 def test_conv_bn_stride1(student, rng):
     """A stride-1 conv_bn in eval mode computes torch's Conv2d(padding=1, bias=False) + BatchNorm2d(eps=1e-5)."""
     _eval_case(student, rng, 1)
 
 
-@check("ex02_conv_bn_check", points=2)
+@graded("ex02_conv_bn_check", points=2)
 def test_conv_bn_stride2(student, rng):
     """A stride-2 conv_bn on an even-sized image pads like torch's padding=1, not like 'SAME'."""
     _eval_case(student, rng, 2)
@@ -122,7 +122,7 @@ def _train_case(student, rng):
     return got, want, mean, flax_var, w.shape
 
 
-@check("ex02_conv_bn_check", points=1)
+@graded("ex02_conv_bn_check", points=1)
 def test_conv_bn_train_mean(student, rng):
     """After one train-mode call the output uses batch statistics and the running mean moved as torch's
     (momentum 0.1 in torch = 0.9 in Flax)."""
@@ -134,7 +134,7 @@ def test_conv_bn_train_mean(student, rng):
                  hints=("bn_momentum",))
 
 
-@check("ex02_conv_bn_check", points=1)
+@graded("ex02_conv_bn_check", points=1)
 def test_conv_bn_train_var(student, rng):
     """After one train-mode call the running variance moved as torch's, up to torch's unbiased variance."""
     got, _, _, flax_var, shape = _train_case(student, rng)
@@ -161,7 +161,7 @@ def _expected_shapes(cin, cout, down):
     return {k: list(v.shape) for k, v in ref.flax_block_params(p).items()}
 
 
-@check("ex03_block_check", points=1)
+@graded("ex03_block_check", points=1)
 def test_block_structure(student, rng):
     """A BasicBlock has conv1_bn1, conv2_bn2 and, when downsampling, conv3_bn3, with torch's shapes."""
     cin = int(rng.integers(3, 9))
@@ -200,13 +200,13 @@ def _block_output(student, rng, down):
                      what=f"BasicBlock({cin}, {cout}, do_downsample={down}) in eval mode on {x.shape}")
 
 
-@check("ex03_block_check", points=2)
+@graded("ex03_block_check", points=2)
 def test_identity_block(student, rng):
     """A block without downsampling computes relu(bn2(conv2(relu(bn1(conv1(x))))) + x), as torch's."""
     _block_output(student, rng, False)
 
 
-@check("ex03_block_check", points=2)
+@graded("ex03_block_check", points=2)
 def test_downsampling_block(student, rng):
     """A downsampling block (stride 2, 1x1 conv + BatchNorm projection) computes torch's."""
     _block_output(student, rng, True)

@@ -6,7 +6,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pt2jax.checks import StudentArray, as_jax, check, expect, expect_array, extra_hints, fail, load_helper, show
+from pt2jax.checks import (
+    StudentArray,
+    as_jax,
+    expect,
+    expect_array,
+    extra_hints,
+    fail,
+    graded,
+    load_helper,
+    show,
+)
 
 ref = load_helper(Path(__file__).with_name("_reference.py"))
 _SHAPES = {k: list(v.shape) for k, v in ref.expected_state(ref.TorchResNet18(10)).items()}
@@ -31,7 +41,7 @@ def _count(shapes, kind):
                if isinstance(s, list) and len(s) == 2 and s[0] == kind and isinstance(s[1], list))
 
 
-@check("ex04_resnet_check", points=1)
+@graded("ex04_resnet_check", points=1)
 def test_param_count(student, rng):
     """ResNet18(10) has as many nnx.Param numbers as torch's model has parameters (11,173,962)."""
     shapes, _, _ = _resnet(student, rng)
@@ -41,7 +51,7 @@ def test_param_count(student, rng):
            + (" More: a convolution with a bias (use_bias=False)?" if got > want else ""))
 
 
-@check("ex04_resnet_check", points=1)
+@graded("ex04_resnet_check", points=1)
 def test_batch_stat_count(student, rng):
     """ResNet18(10) holds as many BatchNorm statistics (nnx.BatchStat) as torch's running_mean/var buffers."""
     shapes, _, _ = _resnet(student, rng)
@@ -51,7 +61,7 @@ def test_batch_stat_count(student, rng):
            f" running_mean and running_var hold {want:,}.")
 
 
-@check("ex04_resnet_check", points=2)
+@graded("ex04_resnet_check", points=2)
 def test_layer_shapes(student, rng):
     """Every variable of the fixed interface (conv1_bn1, layer1-4 blocks, fc) has torch's shape, in Flax layout."""
     shapes, _, _ = _resnet(student, rng)
@@ -66,7 +76,7 @@ def test_layer_shapes(student, rng):
         expect(got == want, f"{path} has shape {got}; torch's counterpart gives {want} in Flax's layout.", hint)
 
 
-@check("ex04_resnet_check", points=1)
+@graded("ex04_resnet_check", points=1)
 def test_output_shape(student, rng):
     """ResNet18(num_classes) maps channels-last images (N, H, W, 3) to float32 logits (N, num_classes)."""
     num_classes = int(rng.integers(3, 20))
@@ -124,7 +134,7 @@ def _check_prints(state, model, which):
         fail(f"{path} does not hold the numbers of torch's {name}.")
 
 
-@check("ex05_port_check", points=2)
+@graded("ex05_port_check", points=2)
 def test_port_kernels(student, rng):
     """Every convolution kernel and the linear layer's kernel hold torch's weights, in Flax's layout."""
     model, _, state, _ = _port(student, rng)
@@ -133,7 +143,7 @@ def test_port_kernels(student, rng):
            "fc/bias does not hold torch's fc.bias.")
 
 
-@check("ex05_port_check", points=2)
+@graded("ex05_port_check", points=2)
 def test_port_batchnorm(student, rng):
     """Every BatchNorm's scale, bias, mean and var hold torch's weight, bias, running_mean, running_var."""
     model, _, state, _ = _port(student, rng)
@@ -163,7 +173,7 @@ _CAUSES = {
 }
 
 
-@check("ex05_port_check", points=3)
+@graded("ex05_port_check", points=3)
 def test_port_logits(student, rng):
     """With ported weights, eval-mode logits equal torch's to 1e-4 (max abs error); otherwise the first
     diverging stage or block is named, with the likely cause."""
@@ -207,7 +217,7 @@ def test_port_logits(student, rng):
 
 # Exercise 6 -------------------------------------------------------------------------------------
 
-@check("ex06_modes_check", points=1)
+@graded("ex06_modes_check", points=1)
 def test_torch_running_var(student, rng):
     """torch_running_var(old, new, n) gives torch's running_var from Flax's biased update."""
     c, n = int(rng.integers(3, 20)), int(rng.integers(2, 300))
@@ -238,7 +248,7 @@ def _small(student, rng):
     return conv, bn, x1, x2, got
 
 
-@check("ex06_modes_check", points=1)
+@graded("ex06_modes_check", points=1)
 def test_train_forward(student, rng):
     """train_forward normalizes with the batch's statistics and updates the running mean as torch does."""
     conv, bn, x1, _, got = _small(student, rng)
@@ -252,7 +262,7 @@ def test_train_forward(student, rng):
                      what="the running mean after train_forward(net, x)")
 
 
-@check("ex06_modes_check", points=1)
+@graded("ex06_modes_check", points=1)
 def test_eval_forward(student, rng):
     """eval_forward normalizes with the running statistics and leaves them unchanged."""
     conv, bn, _, x2, got = _small(student, rng)
@@ -287,7 +297,7 @@ def _bn_sizes(model, x):
     return sizes
 
 
-@check("ex06_modes_check", points=2)
+@graded("ex06_modes_check", points=2)
 def test_resnet_train_step(student, rng):
     """Ported ResNet18: one train_forward updates every running mean as torch's and every running variance
     as torch's once the unbiased variance is accounted for (1e-5 abs + 1e-5 rel); eval_forward then leaves
@@ -362,21 +372,21 @@ def _restored(state, want, stats):
                "state_dict_vs_nnx_state" if stats else None)
 
 
-@check("ex07_save_check", points=1)
+@graded("ex07_save_check", points=1)
 def test_params_restored(student, rng):
     """After save_state and load_state into a fresh model, every nnx.Param is restored exactly."""
     _, state, want = _roundtrip(student, rng)
     _restored(state, want, False)
 
 
-@check("ex07_save_check", points=1)
+@graded("ex07_save_check", points=1)
 def test_batch_stats_restored(student, rng):
     """Every BatchNorm statistic (nnx.BatchStat) is restored exactly too."""
     _, state, want = _roundtrip(student, rng)
     _restored(state, want, True)
 
 
-@check("ex07_save_check", points=1)
+@graded("ex07_save_check", points=1)
 def test_loaded_logits(student, rng):
     """The loaded model computes exactly the saved model's eval-mode logits."""
     got, _, _ = _roundtrip(student, rng)

@@ -1,4 +1,4 @@
-# Generated from src/pt2jax/studentkit.py by `pt2jax build`: do not edit.
+# Generated from src/pt2jax/kit/check.py by `pt2jax build`: do not edit.
 """Self-checks and teaching feedback shared by the student's notebook and the grader.
 
 This file is shipped verbatim beside every released notebook as ``pt2jax_check.py`` (by
@@ -295,27 +295,38 @@ class ArrayFacts:
 
 
 def facts_of(obj: Any) -> ArrayFacts | None:
-    """Turn a live jax/numpy/torch array (or Python number) into plain facts; None if not array-like."""
+    """Turn a live jax/numpy/torch array (or Python number) into plain facts; None if not array-like
+    or not data (e.g. float0 gradients). The same conversion as the grader's kernel-side encoder
+    (``pt2jax/grade/kernel_side.py``; tests/test_wire.py proves they agree), so that the self-check and
+    the grader describe a value in the same words."""
     kind = _kind_of(obj)
     if kind is None:
         return None
-    if kind == "jax.Array":
-        import jax
+    try:
+        if kind == "jax.Array":
+            import jax
 
-        if jax.dtypes.issubdtype(obj.dtype, jax.dtypes.prng_key):
-            data = np.asarray(jax.random.key_data(obj))
-            return ArrayFacts(data, "jax.PRNGKey", str(obj.dtype), tuple(obj.shape))
-        value = np.asarray(obj)
-        dtype = str(obj.dtype)
-    elif kind == "torch.Tensor":
-        dtype = str(obj.dtype).removeprefix("torch.")
-        t = obj.detach().cpu()
-        if dtype in ("bfloat16", "float8_e4m3fn", "float8_e5m2"):
-            t = t.float()
-        value = t.numpy()
-    else:
-        value = np.asarray(obj)
-        dtype = str(value.dtype)
+            dtype = str(obj.dtype)
+            if jax.dtypes.issubdtype(obj.dtype, jax.dtypes.prng_key):
+                data = np.asarray(jax.random.key_data(obj))
+                return ArrayFacts(data, "jax.PRNGKey", dtype, tuple(int(n) for n in obj.shape))
+            value = np.asarray(obj)
+        elif kind == "torch.Tensor":
+            import torch
+
+            dtype = str(obj.dtype).removeprefix("torch.")
+            t = obj.detach().cpu().resolve_conj().resolve_neg()
+            try:
+                value = t.numpy()
+            except TypeError:  # bfloat16, complex32, float8: no NumPy dtype; compared as float32/complex64
+                value = (t.to(torch.complex64) if t.is_complex() else t.float()).numpy()
+        else:
+            value = np.asarray(obj)
+            dtype = str(value.dtype)
+        if value.dtype.kind not in "biufc":  # ml_dtypes (bfloat16, float8...) as float32
+            value = value.astype(np.float32)
+    except (TypeError, ValueError):
+        return None
     return ArrayFacts(value, kind, dtype, tuple(int(n) for n in value.shape))
 
 

@@ -1,4 +1,4 @@
-# Generated from src/pt2jax/fastconv.py by `pt2jax build`: do not edit.
+# Generated from src/pt2jax/kit/fastconv.py by `pt2jax build`: do not edit.
 """Drop-in convolution for ``nnx.Conv`` that avoids XLA:CPU's slow small-spatial path (issue 8).
 
 XLA:CPU (jaxlib 0.10.2) runs a 3x3 convolution on a 2x2 (or 1x1) input some 50-150x slower than the

@@ -1,22 +1,46 @@
 """pt2jax: an auto-graded nbgrader course from PyTorch to JAX / Flax NNX / Optax.
 
-The public API: build a course, grade a notebook, write hidden checks.
+The public API: build a course, grade a notebook, write hidden checks. Each name is imported from
+its module on first use, so `pt2jax grade` does not pay for `pt2jax build`'s imports.
 """
 
 from importlib import import_module
 from typing import Any
 
-# name -> module: imported on first use, so `pt2jax grade` does not pay for `pt2jax build`'s imports
+# The one list of public names: name -> the module that defines it.
 _EXPORTS = {
+    "BuildResult": "build",
     "build_assignment": "build",
-    "as_jax": "checks", "as_torch": "checks", "check": "checks", "expect": "checks",
-    "expect_array": "checks", "fail": "checks", "prng_key": "checks",
-    "Course": "config", "Limits": "config", "find_course_root": "config",
-    "CheckFailed": "errors", "GradingError": "errors", "StudentCrashed": "errors",
-    "StudentMissing": "errors", "StudentRaised": "errors", "StudentTimeout": "errors",
-    "GradeReport": "pipeline", "GradeRequest": "pipeline", "grade_notebook": "pipeline",
-    "Opaque": "wire", "StudentArray": "wire",
+    "CheckFailed": "errors",
+    "GradingError": "errors",
+    "StudentCrashed": "errors",
+    "StudentMissing": "errors",
+    "StudentRaised": "errors",
+    "StudentTimeout": "errors",
+    "CourseDir": "config",
+    "Limits": "config",
+    "find_course_root": "config",
+    "CheckResult": "results",
+    "ClassReport": "results",
+    "Flag": "results",
+    "GradeReport": "results",
+    "GradeRequest": "grade.pipeline",
+    "grade_notebook": "grade.pipeline",
+    "autograde": "course.batch",
+    "class_report": "course.reports",
+    "Opaque": "checks",
+    "StudentArray": "checks",
+    "as_jax": "checks",
+    "as_torch": "checks",
+    "expect": "checks",
+    "expect_array": "checks",
+    "fail": "checks",
+    "graded": "checks",
+    "prng_key": "checks",
 }
+
+__all__ = sorted(_EXPORTS)
+__version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:
@@ -25,28 +49,5 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'pt2jax' has no attribute {name!r}")
 
 
-__all__ = [
-    "CheckFailed",
-    "Course",
-    "GradeReport",
-    "GradeRequest",
-    "GradingError",
-    "Limits",
-    "Opaque",
-    "StudentArray",
-    "StudentCrashed",
-    "StudentMissing",
-    "StudentRaised",
-    "StudentTimeout",
-    "as_jax",
-    "as_torch",
-    "build_assignment",
-    "check",
-    "expect",
-    "expect_array",
-    "fail",
-    "find_course_root",
-    "grade_notebook",
-    "prng_key",
-]
-__version__ = "0.1.0"
+def __dir__() -> list[str]:
+    return [*__all__, "__version__"]

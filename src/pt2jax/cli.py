@@ -7,36 +7,32 @@ import json
 import sys
 from pathlib import Path
 
-from .config import Course, find_course_root
+from .config import CourseDir, find_course_root
 from .errors import GradingError
-from .seeding import base_seed, course_secret
 
 __all__ = ["main"]
 
 
-def _course(args: argparse.Namespace) -> Course:
-    return Course(Path(args.course).resolve() if args.course else find_course_root())
+def _course(args: argparse.Namespace) -> CourseDir:
+    return CourseDir(Path(args.course).resolve() if args.course else find_course_root())
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from .build import build_assignment
+    from .build.verify import build_assignment, format_build
 
     course = _course(args)
     for assignment in args.assignments or course.assignments():
         print(f"building {assignment} ...", flush=True)
         result = build_assignment(course, assignment, verify=not args.no_verify)
-        if result.solution_score is not None and result.stub_score is not None:
-            sol, stub = result.solution_score, result.stub_score
-            print(f"  solution {sol[0]:g}/{sol[1]:g}, stub {stub[0]:g}/{stub[1]:g}: released")
-        else:
-            print("  generated (not verified)")
+        print(format_build(result) + (": released" if result.stub_score is not None else ""))
     return 0
 
 
 def _cmd_grade(args: argparse.Namespace) -> int:
     import nbformat
 
-    from .pipeline import GradeRequest, grade_notebook
+    from .grade.pipeline import GradeRequest, grade_notebook
+    from .grade.seeding import base_seed, course_secret
 
     course = _course(args)
     seed = args.seed if args.seed is not None else base_seed(course_secret(course.root))
@@ -57,15 +53,16 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.to_json(), indent=1))
     else:
-        from .report import format_report
+        from .course.tables import format_report
 
         print(format_report(report))
     return 0
 
 
 def _cmd_autograde(args: argparse.Namespace) -> int:
-    from .course import autograde, class_report
-    from .report import format_table
+    from .course.batch import autograde
+    from .course.reports import class_report
+    from .course.tables import format_table
 
     root = _course(args).root
     autograde(root, args.assignment, force=args.force)
@@ -74,7 +71,7 @@ def _cmd_autograde(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .course import demo
+    from .course.demo import demo
 
     print(demo(_course(args), Path(args.out).resolve(), build=not args.no_build))
     return 0

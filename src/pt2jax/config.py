@@ -8,7 +8,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Course", "Limits", "find_course_root", "tool_env"]
+__all__ = ["CourseDir", "Limits", "find_course_root", "tool_env"]
 
 
 @dataclass(frozen=True)
@@ -48,8 +48,9 @@ def find_course_root(start: Path | None = None) -> Path:
 
 
 @dataclass(frozen=True)
-class Course:
-    """Paths of a course directory laid out as this repository is."""
+class CourseDir:
+    """Paths of a course directory laid out as this repository is (class-level work lives in
+    :mod:`pt2jax.course`)."""
 
     root: Path
 
@@ -71,11 +72,17 @@ class Course:
 
     @property
     def limits(self) -> Limits:
+        """Grading limits from the course's pyproject.toml."""
         return Limits.from_pyproject(self.root / "pyproject.toml")
 
     def assignments(self) -> list[str]:
         """Assignment ids: the folders of source/ that hold ``<id>/<id>.md``."""
         return sorted(p.parent.name for p in self.source.glob("*/*.md") if p.stem == p.parent.name)
+
+    def report_file(self, assignment: str, student: str, suffix: str = ".json") -> Path:
+        """``reports/<assignment>/<student><suffix>``: pt2jax's records of one submission (the grade
+        report ``.json``, ``.submitted.json`` flags, ``.nbgrader.log``, ``.unreadable`` / ``.normalized`` notes)."""
+        return self.root / "reports" / assignment / f"{student}{suffix}"
 
     def master(self, assignment: str) -> Path:
         """The released notebook: locked and test cells are restored from it."""

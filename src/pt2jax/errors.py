@@ -45,7 +45,7 @@ class StudentRaised(CheckFailed):
             text = f"{call} is not answered yet: it still raises NotImplementedError."
         else:
             text = f"{call} raised {exc_type}: {shown}"
-        from .studentkit import hints_for_exception
+        from .kit.check import hints_for_exception
 
         super().__init__(text, hints_for_exception(exc_type, message))
         self.call = call

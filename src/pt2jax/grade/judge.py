@@ -8,43 +8,24 @@ import queue
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from .checks import MARKER
-from .errors import CheckFailed, GradingError
-from .probe import Options, Student, _StudentBase
+from ..checks import MARKER
+from ..errors import CheckFailed, GradingError
+from ..results import CheckResult
+from .probe import Options, Student, StudentBase
 from .seeding import check_seed
 
-__all__ = ["CheckResult", "JudgeRun", "judge"]
+__all__ = ["JudgeRun"]
 
 _GRADER_ERROR_FEEDBACK = (
     "The grader could not finish this check (an internal error, not your fault);"
     " your instructor has been notified and will look at it."
 )
-
-
-@dataclass
-class CheckResult:
-    """Verdict of one hidden check."""
-
-    name: str
-    grade_id: str
-    points: float
-    max_points: float
-    passed: bool
-    feedback: str
-    description: str = ""
-    hints: list[str] = field(default_factory=list)
-    grader_error: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """The public JSON fields of a check result."""
-        return asdict(self)
 
 
 class _JudgePlugin:
@@ -106,14 +87,14 @@ def _verdict(item: pytest.Item, call: pytest.CallInfo[None]) -> CheckResult:
 _DONE = object()
 
 
-class _Bridge(_StudentBase):
+class _Bridge(StudentBase):
     """The student the checks see. Its requests are carried out by the thread that owns the kernel
     (in :meth:`JudgeRun.results`), so only that thread ever talks to the kernel."""
 
     def __init__(self) -> None:
         self.requests: queue.Queue[Any] = queue.Queue()
 
-    def _request(
+    def request(
         self, op: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], options: Options = None
     ) -> Any:
         answer: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=1)
@@ -174,7 +155,7 @@ class JudgeRun:
             op, name, args, kwargs, options, answer = item
             start = time.perf_counter()
             try:
-                answer.put((True, student._request(op, name, args, kwargs, options)))
+                answer.put((True, student.request(op, name, args, kwargs, options)))
             except Exception as exc:  # e.g. a replay without this request: the check's grader error
                 answer.put((False, exc))
             self.probes += 1
@@ -194,14 +175,3 @@ class JudgeRun:
             raise GradingError(f"hidden checks did not run (pytest exit {code}):\n{self._log.getvalue()[-3000:]}")
         return plugin.results
 
-
-def judge(
-    student: Student,
-    autograder_dir: Path,
-    *,
-    seed: int,
-    student_id: str,
-    assignment: str,
-) -> list[CheckResult]:
-    """Run every check in ``autograder_dir`` and return the verdicts (raises GradingError if none ran)."""
-    return JudgeRun(autograder_dir, seed=seed, student_id=student_id, assignment=assignment).results(student)

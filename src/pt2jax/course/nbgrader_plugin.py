@@ -19,7 +19,8 @@ import nbformat
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool, Float, Unicode
 
-from .config import Limits, tool_env
+from ..config import CourseDir, Limits, tool_env
+from ..nbmeta import is_grade_cell
 
 __all__ = ["PipelineGrade"]
 
@@ -36,8 +37,8 @@ class PipelineGrade(Preprocessor):
         assignment, student = info.get("assignment", ""), info.get("student", "anonymous")
         root = Path(self.course_root or os.getcwd()).resolve()
         limits = Limits.from_pyproject(root / "pyproject.toml")
-        reports = root / "reports" / assignment
-        reports.mkdir(parents=True, exist_ok=True)
+        report_file = CourseDir(root).report_file(assignment, student)
+        report_file.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="pt2jax-nbg-") as tmp:
             src, out = Path(tmp) / "submitted.ipynb", Path(tmp) / "graded.ipynb"
             nbformat.write(nb, src)
@@ -52,9 +53,9 @@ class PipelineGrade(Preprocessor):
                 problem = "grading ran past its overall time limit"
             if problem is not None:
                 self.log.error("pt2jax could not grade %s/%s: %s", student, assignment, problem)
-                (reports / f"{student}.json").write_text(json.dumps({"error": problem}, indent=1))
+                report_file.write_text(json.dumps({"error": problem}, indent=1))
                 return _all_failed(nb, problem), resources
-            (reports / f"{student}.json").write_text(proc.stdout)
+            report_file.write_text(proc.stdout)
             graded = nbformat.read(out, as_version=4)
         report = json.loads(proc.stdout)
         for flag in report.get("flags", []):
@@ -64,8 +65,7 @@ class PipelineGrade(Preprocessor):
 
 def _all_failed(nb: Any, problem: str) -> Any:
     for cell in nb.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
+        if is_grade_cell(cell):
             cell.outputs = [nbformat.v4.new_output(
                 "error", ename="GradingFailed", evalue="this notebook could not be graded",
                 traceback=["The grader could not run this notebook; your instructor has been notified.",

@@ -1,4 +1,4 @@
-"""The API hidden checks are written with: ``@check``, ``expect_array``, ``expect``, ``fail``.
+"""The API hidden checks are written with: ``@graded``, ``expect_array``, ``expect``, ``fail``.
 
 Checks run in the grader's process. They receive plain data from the student's kernel and decide
 here; see docs/authoring.md.
@@ -17,10 +17,10 @@ from typing import Any, TypeVar
 import numpy as np
 import pytest
 
-from .errors import CheckFailed, StudentCrashed, StudentMissing, StudentRaised, StudentTimeout
-from .structure import Timing, Trace
-from .studentkit import ArrayFacts, compare_arrays, facts_of
-from .wire import Opaque, StudentArray, as_jax, as_torch, prng_key
+from ..errors import CheckFailed, StudentCrashed, StudentMissing, StudentRaised, StudentTimeout
+from ..grade.observed import Timing, Trace
+from ..grade.wire import Opaque, StudentArray, as_jax, as_torch, prng_key
+from ..kit.check import ArrayFacts, compare_arrays, facts_of
 
 __all__ = [
     "CheckFailed",
@@ -35,13 +35,13 @@ __all__ = [
     "as_jax",
     "as_torch",
     "call_transformed",
-    "check",
     "expect",
     "expect_array",
     "expect_close",
     "expect_tuple",
     "extra_hints",
     "fail",
+    "graded",
     "load_helper",
     "prng_key",
     "show",
@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
-MARKER = "pt2jax_check"
+MARKER = "pt2jax_graded"  # the pytest marker @graded sets; the judge reads grade_id and points from it
 
 
 def load_helper(path: str | Path) -> ModuleType:
@@ -67,7 +67,7 @@ def load_helper(path: str | Path) -> ModuleType:
     return sys.modules[name]
 
 
-def check(grade_id: str, points: float) -> Callable[[F], F]:
+def graded(grade_id: str, points: float) -> Callable[[F], F]:
     """Declare a hidden check worth ``points`` of the grade cell ``grade_id``."""
     if points <= 0:
         raise ValueError("a check must be worth a positive number of points")

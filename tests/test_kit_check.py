@@ -1,4 +1,5 @@
-"""Tests of pt2jax.studentkit: array facts, comparisons, self-checks, environment check, hints."""
+"""Tests of pt2jax.kit.check (shipped as pt2jax_check.py): array facts, comparisons, self-checks,
+environment check, hints."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from pt2jax import studentkit
-from pt2jax.studentkit import (
+from pt2jax.kit import check as studentkit
+from pt2jax.kit.check import (
     MISCONCEPTIONS,
     ArrayFacts,
     Mismatch,

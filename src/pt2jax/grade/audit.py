@@ -11,7 +11,8 @@ import ast
 import re
 from typing import Any
 
-from .restore import Flag
+from ..nbmeta import grade_id
+from ..results import Flag
 
 __all__ = ["audit_cells"]
 
@@ -78,7 +79,7 @@ def audit_cells(cells: list[Any]) -> list[Flag]:
     for cell in cells:
         if cell.get("cell_type") != "code":
             continue
-        gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        gid = grade_id(cell)
         source = "\n".join(line for line in cell.get("source", "").splitlines()
                            if not line.lstrip().startswith(("%", "!")))  # magics are not Python
         try:

@@ -12,20 +12,11 @@ from typing import Any
 
 import nbformat
 
-from .judge import CheckResult
-from .studentkit import hint_text
+from ..kit.check import hint_text
+from ..nbmeta import grade_id, is_grade_cell, points
+from ..results import CheckResult
 
-__all__ = ["cell_feedback", "grade_cells", "record"]
-
-
-def grade_cells(nb: nbformat.NotebookNode) -> dict[str, float]:
-    """Map grade_id -> max points for every autograded code cell of ``nb``."""
-    cells = {}
-    for cell in nb.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
-            cells[meta["grade_id"]] = float(meta.get("points", 0))
-    return cells
+__all__ = ["cell_feedback", "record"]
 
 
 def _fmt(x: float) -> str:
@@ -55,10 +46,10 @@ def record(nb: nbformat.NotebookNode, results: list[CheckResult]) -> dict[str, t
         by_cell[r.grade_id].append(r)
     scores = {}
     for cell in nb.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if not (cell.cell_type == "code" and meta.get("grade") and not meta.get("solution")):
+        gid = grade_id(cell)
+        if not is_grade_cell(cell) or gid is None:
             continue
-        gid, max_points = meta["grade_id"], float(meta.get("points", 0))
+        max_points = points(cell)
         cell_results = by_cell.get(gid, [])
         # one rounding, used both for the output nbgrader reads and for the returned score
         score = round(min(sum(r.points for r in cell_results), max_points), 6)

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..nbmeta import exercise_of as _exercise
+
 __all__ = ["REVIEW_FLAGS", "flags_of_report", "post_flags"]
 
 # flags that ask a person to look at the submission (others are informational)
@@ -14,10 +16,6 @@ REVIEW_FLAGS = {
     "changed_cell", "changed_metadata", "missing_cell", "duplicate_cell", "unknown_cell", "invalid_notebook",
     "grader_error", "unsandboxed", "skipped", "normalized", "fact_disagreement",
 }
-
-
-def _exercise(grade_id: str | None) -> str | None:
-    return grade_id.split("_")[0] if grade_id and grade_id.startswith("ex") else None
 
 
 def post_flags(root: Path, assignment: str, student: str, flags: list[dict[str, Any]]) -> int:

@@ -8,23 +8,25 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import nbformat
 
+from ..config import CourseDir, Limits
+from ..errors import GradingError
+from ..nbmeta import grade_id, is_grade_cell, is_locked
+from ..results import Flag, GradeReport
 from .audit import audit_cells
-from .config import Course, Limits
-from .errors import GradingError
-from .execute import ExecutionReport, Kernel
-from .judge import CheckResult, JudgeRun, judge
-from .probe import KernelStudent, Options, RecordingStudent, Student, _StudentBase
+from .judge import JudgeRun
+from .kernel import Kernel
+from .probe import KernelStudent, Options, RecordingStudent, Student, StudentBase
 from .record import record
-from .restore import Flag, read_notebook, restore
+from .restore import read_notebook, restore
 from .sandbox import Sandbox, probe_sandbox
 
-__all__ = ["STEPS", "GradeReport", "GradeRequest", "grade_notebook"]
+__all__ = ["STEPS", "GradeRequest", "grade_notebook"]
 
 
 @dataclass
@@ -33,7 +35,7 @@ class GradeRequest:
 
     notebook: Path
     assignment: str
-    course: Course
+    course: CourseDir
     seed: int
     student_id: str = "anonymous"
     autograder: Path | None = None
@@ -48,50 +50,6 @@ class GradeRequest:
 
 
 @dataclass
-class GradeReport:
-    """Result of grading one notebook; ``to_json`` is the `pt2jax grade --json` format."""
-
-    assignment: str
-    seed: int
-    student_id: str
-    results: list[CheckResult] = field(default_factory=list)
-    cell_scores: dict[str, tuple[float, float]] = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)
-    flags: list[Flag] = field(default_factory=list)
-    notebook: nbformat.NotebookNode | None = None
-    execution: ExecutionReport | None = None
-    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase (and probe count)
-
-    @property
-    def score(self) -> float:
-        return sum(s for s, _ in self.cell_scores.values())
-
-    @property
-    def max_score(self) -> float:
-        return sum(m for _, m in self.cell_scores.values())
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "assignment": self.assignment,
-            "student": self.student_id,
-            "seed": self.seed,
-            "score": self.score,
-            "max_score": self.max_score,
-            "cells": {g: {"score": s, "max_score": m} for g, (s, m) in self.cell_scores.items()},
-            "tests": [
-                {k: v for k, v in r.to_json().items() if k in _PUBLIC or (k == "grader_error" and v)}
-                for r in self.results
-            ],
-            "errors": self.errors,
-            "flags": [f.__dict__ for f in self.flags],
-            "timings": {k: round(v, 3) for k, v in self.timings.items()},
-        }
-
-
-_PUBLIC = ("name", "grade_id", "points", "max_points", "passed", "feedback", "description", "hints")
-
-
-@dataclass
 class _State:
     request: GradeRequest
     report: GradeReport
@@ -101,13 +59,13 @@ class _State:
     student: Student | None = None
 
 
-class _Unreadable(_StudentBase):
+class _Unreadable(StudentBase):
     """Stands in for a notebook that could not be run: every probe fails with ``reason``."""
 
     def __init__(self, reason: str) -> None:
         self.reason = reason
 
-    def _request(
+    def request(
         self, op: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], options: Options = None
     ) -> Any:
         return {"crashed": self.reason}
@@ -142,7 +100,7 @@ def _audit(state: _State) -> None:
     master_sources = {c.source for c in state.master.cells if c.cell_type == "code"}
     own = [c for c in state.nb.cells
            if c.cell_type == "code" and c.source not in master_sources
-           and not c.metadata.get("nbgrader", {}).get("locked")]
+           and not is_locked(c)]
     state.report.flags.extend(audit_cells(own))
 
 
@@ -152,8 +110,8 @@ def _execute_and_judge(state: _State) -> None:
     limits = req.limits or req.course.limits
     if state.nb is None:
         reason = report.errors[0] if report.errors else "the notebook could not be run"
-        report.results = judge(_Unreadable(reason), autograder, seed=req.seed,
-                               student_id=req.student_id, assignment=req.assignment)
+        report.results = JudgeRun(autograder, seed=req.seed, student_id=req.student_id,
+                                  assignment=req.assignment).results(_Unreadable(reason))
         state.nb = _blank_copy(state.master)
         return
     # pytest starts, collects and computes references while the notebook runs; checks wait for the kernel
@@ -215,9 +173,8 @@ def _flag_visible_only(state: _State) -> None:
     troubled = {i.index for i in report.execution.issues}
     failed = {r.grade_id for r in report.results if not r.passed}
     for index, cell in enumerate(state.nb.cells):
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        gid = meta.get("grade_id")
-        if meta.get("grade") and cell.cell_type == "code" and gid in failed and index not in troubled:
+        gid = grade_id(cell)
+        if is_grade_cell(cell) and gid in failed and index not in troubled:
             report.flags.append(Flag(
                 "passes_visible_only",
                 f"'{gid}': the visible self-check passed but hidden checks failed (hard-coded answer?)", gid))

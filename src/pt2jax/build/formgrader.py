@@ -1,11 +1,11 @@
-"""JupyterLab integration: nbgrader converter hooks so the formgrader's "generate" builds as `pt2jax build` does.
+"""Formgrader build hooks: nbgrader converter hooks so the formgrader's "generate" builds as `pt2jax build` does.
 
 nbgrader's formgrader runs ``GenerateAssignment`` inside the Jupyter server on
 ``source/<a>/<a>.ipynb``. Our source of truth is ``source/<a>/<a>.md``, so ``nbgrader_config.py``
 installs two hooks on the converters:
 
 * :func:`restage_before_convert` (``pre_convert_hook``) rewrites the notebook and the shipped helper
-  files from the ``.md`` with :func:`pt2jax.build.stage_source`, right before nbgrader reads them;
+  files from the ``.md`` with :func:`pt2jax.build.generate.stage_source`, right before nbgrader reads them;
 * :class:`CanonicalNotebookExporter` (``exporter_class``) writes the generated notebooks in the
   canonical form that ``pt2jax build`` commits.
 
@@ -22,8 +22,8 @@ from typing import Any
 import nbformat
 from nbconvert.exporters import NotebookExporter
 
-from .build import notebook_bytes, stage_source
-from .config import Course, find_course_root
+from ..config import CourseDir, find_course_root
+from .generate import notebook_bytes, stage_source
 
 __all__ = ["CanonicalNotebookExporter", "restage_before_convert", "stage_sources"]
 
@@ -39,7 +39,7 @@ def restage_before_convert(assignment: str = "", student: str = "", notebooks: A
         if folder.parent.name != "source" or not md.exists():
             continue  # not a pt2jax source folder (e.g. an autograde of submitted/): nothing to stage
         (folder / f"{folder.name}.ipynb").unlink(missing_ok=True)
-        stage_source(Course(folder.parent.parent), folder.name)
+        stage_source(CourseDir(folder.parent.parent), folder.name)
 
 
 class CanonicalNotebookExporter(NotebookExporter):
@@ -56,12 +56,12 @@ class CanonicalNotebookExporter(NotebookExporter):
 
 def stage_sources(root: Path) -> list[str]:
     """Stage every assignment's source notebook from its ``.md`` (what the formgrader lists)."""
-    course = Course(root)
+    course = CourseDir(root)
     for assignment in course.assignments():
         stage_source(course, assignment)
     return course.assignments()
 
 
-if __name__ == "__main__":  # `python -m pt2jax.lab`: used by `make lab`
+if __name__ == "__main__":  # `python -m pt2jax.build.formgrader`: used by `make lab`
     root = find_course_root()
     print("staged source notebooks:", ", ".join(stage_sources(root)) or "none", file=sys.stderr)

@@ -1,6 +1,6 @@
 """Probe step: ask the live student kernel to call its functions on inputs drawn by the grader.
 
-Only plain data comes back (see :mod:`pt2jax.wire`). A probe session can be recorded and replayed,
+Only plain data comes back (see :mod:`pt2jax.grade.wire`). A probe session can be recorded and replayed,
 so the judge step can be tested without running a kernel.
 """
 
@@ -15,12 +15,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
 
-from .errors import StudentCrashed, StudentMissing, StudentRaised, StudentTimeout
-from .execute import Kernel, KernelDead, KernelTimeout
-from .structure import MalformedFact, Timing, Trace, parse_timing, parse_trace
+from ..errors import StudentCrashed, StudentMissing, StudentRaised, StudentTimeout
+from .kernel import Kernel, KernelDead, KernelTimeout
+from .observed import MalformedFact, Timing, Trace, parse_timing, parse_trace
 from .wire import MIME, Opaque, WireError, decode_reply, decode_value, encode_args
 
-__all__ = ["KernelStudent", "RecordingStudent", "ReplayStudent", "Student"]
+__all__ = ["KernelStudent", "RecordingStudent", "ReplayStudent", "Student", "StudentBase"]
 
 
 Options = dict[str, Any] | None
@@ -59,15 +59,16 @@ def _describe_call(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     return f"`{name}(...)`" if args or kwargs else f"`{name}()`"
 
 
-class _StudentBase:
-    """Shared logic: turn a raw reply into a value or the right exception."""
+class StudentBase:
+    """Shared logic: turn a raw reply into a value or the right exception. Subclasses implement
+    :meth:`request` (send one probe, return the raw reply)."""
 
     @property
     def opaque_types(self) -> set[str]:
         """Type names of results that could not cross as data (flagged for the instructor)."""
         return self.__dict__.setdefault("_opaque_types", set())
 
-    def _request(
+    def request(
         self, op: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], options: Options = None
     ) -> Any:
         raise NotImplementedError
@@ -110,7 +111,7 @@ class _StudentBase:
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         label = _describe_call(name, args, kwargs)
-        return self._resolve(self._request("call", name, args, kwargs), label)
+        return self._resolve(self.request("call", name, args, kwargs), label)
 
     def call_raises(self, name: str, *args: Any, **kwargs: Any) -> StudentRaised | None:
         try:
@@ -120,11 +121,11 @@ class _StudentBase:
         return None
 
     def get(self, name: str) -> Any:
-        return self._resolve(self._request("get", name, (), {}), f"`{name}`")
+        return self._resolve(self.request("get", name, (), {}), f"`{name}`")
 
     def time(self, name: str, *args: Any, repeat: int = 5, **kwargs: Any) -> Timing:
         label = _describe_call(name, args, kwargs)
-        reply = self._request("time", name, args, kwargs, {"repeat": int(repeat)})
+        reply = self.request("time", name, args, kwargs, {"repeat": int(repeat)})
         value = self._resolve(reply, label)
         wall = reply.get("grader_wall_s")
         if type(wall) is not float:
@@ -141,7 +142,7 @@ class _StudentBase:
 
     def trace(self, name: str, *args: Any, **kwargs: Any) -> Trace:
         label = _describe_call(name, args, kwargs)
-        value = self._resolve(self._request("trace", name, args, kwargs), label)
+        value = self._resolve(self.request("trace", name, args, kwargs), label)
         try:
             return parse_trace(value)
         except MalformedFact as exc:
@@ -149,8 +150,8 @@ class _StudentBase:
             raise StudentCrashed(label, f"its trace could not be read ({exc})") from None
 
 
-class KernelStudent(_StudentBase):
-    """Probes a running :class:`~pt2jax.execute.Kernel`."""
+class KernelStudent(StudentBase):
+    """Probes a running :class:`~pt2jax.grade.kernel.Kernel`."""
 
     def __init__(self, kernel: Kernel, call_timeout_s: float) -> None:
         self.kernel = kernel
@@ -159,14 +160,14 @@ class KernelStudent(_StudentBase):
         self._round_trip_s: float | None = None
 
     def _install(self) -> None:
-        source = resources.files("pt2jax").joinpath("_kernel_side.py").read_text()
+        source = resources.files("pt2jax.grade").joinpath("kernel_side.py").read_text()
         outputs = self.kernel.run_code(source, timeout=60)
         errors = [o for o in outputs if o.get("output_type") == "error"]
         if errors:
             raise KernelDead(f"probe helper failed to load: {errors[0].get('ename')}")
         self._installed = True
 
-    def _request(
+    def request(
         self, op: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], options: Options = None
     ) -> Any:
         nonce = secrets.token_hex(8)
@@ -219,16 +220,16 @@ class KernelStudent(_StudentBase):
 
 
 @dataclass
-class RecordingStudent(_StudentBase):
+class RecordingStudent(StudentBase):
     """Wraps another student and records every request and raw reply."""
 
-    inner: _StudentBase
+    inner: StudentBase
     log: list[dict[str, Any]] = field(default_factory=list)
 
-    def _request(
+    def request(
         self, op: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], options: Options = None
     ) -> Any:
-        reply = self.inner._request(op, name, args, kwargs, options)
+        reply = self.inner.request(op, name, args, kwargs, options)
         self.log.append({"request": _request_key(op, name, args, kwargs, options), "reply": reply})
         return reply
 
@@ -237,7 +238,7 @@ class RecordingStudent(_StudentBase):
         path.write_text(json.dumps(self.log, indent=1, sort_keys=True))
 
 
-class ReplayStudent(_StudentBase):
+class ReplayStudent(StudentBase):
     """Answers from a recording; a request that was never recorded raises ``KeyError``."""
 
     def __init__(self, log: list[dict[str, Any]]) -> None:
@@ -247,7 +248,7 @@ class ReplayStudent(_StudentBase):
     def load(cls, path: Path) -> ReplayStudent:
         return cls(json.loads(path.read_text()))
 
-    def _request(
+    def request(
         self, op: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], options: Options = None
     ) -> Any:
         key = json.dumps(_request_key(op, name, args, kwargs, options), sort_keys=True)

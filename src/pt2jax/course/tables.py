@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .pipeline import GradeReport
+from ..nbmeta import exercise_of
+from ..results import GradeReport
 
 __all__ = ["format_report", "format_table"]
 
@@ -22,7 +23,7 @@ def format_report(report: GradeReport) -> str:
 
 def _label(grade_id: str) -> str:
     """Column label: the exercise number (``ex07_step_noise_check`` -> ``ex07``)."""
-    return grade_id.split("_")[0] if grade_id.startswith("ex") else grade_id.removesuffix("_check")
+    return exercise_of(grade_id) or grade_id.removesuffix("_check")
 
 
 def format_table(rows: Sequence[tuple[str, dict[str, tuple[float, float]], list[str]]]) -> str:

@@ -10,7 +10,12 @@ from typing import Any
 
 import nbformat
 
-__all__ = ["Flag", "RestoreResult", "read_notebook", "restore"]
+from ..nbmeta import grade_id as _gid
+from ..nbmeta import is_answer as _is_answer
+from ..nbmeta import key_metadata as _key_meta
+from ..results import Flag
+
+__all__ = ["RestoreResult", "read_notebook", "restore"]
 
 
 def read_notebook(path: Path) -> nbformat.NotebookNode:
@@ -21,44 +26,12 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
         return nbformat.read(path, as_version=4)
 
 
-@dataclass(frozen=True)
-class Flag:
-    """Something the instructor should look at; also shown in the grade report."""
-
-    kind: str
-    message: str
-    grade_id: str | None = None
-
-
 @dataclass
 class RestoreResult:
     """The notebook to execute and what restoring it found."""
 
     nb: nbformat.NotebookNode
     flags: list[Flag] = field(default_factory=list)
-
-
-def _nbgrader(cell: Any) -> dict[str, Any]:
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return meta if isinstance(meta, dict) else {}
-
-
-def _gid(cell: Any) -> str | None:
-    gid = _nbgrader(cell).get("grade_id")
-    return gid if isinstance(gid, str) else None
-
-
-_KEY_FIELDS = ("grade", "solution", "locked", "points", "grade_id", "task")
-
-
-def _key_meta(cell: Any) -> dict[str, Any]:
-    meta = _nbgrader(cell)
-    return {k: meta.get(k) for k in _KEY_FIELDS}
-
-
-def _is_answer(cell: Any) -> bool:
-    meta = _nbgrader(cell)
-    return bool(meta.get("solution")) and not meta.get("locked")
 
 
 def restore(student: nbformat.NotebookNode, master: nbformat.NotebookNode) -> RestoreResult:

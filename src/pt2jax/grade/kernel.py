@@ -8,7 +8,6 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +17,12 @@ from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
-from .config import Limits
+from ..config import Limits
+from ..nbmeta import grade_id as _grade_id
+from ..results import CellIssue, ExecutionReport
 from .sandbox import Sandbox
 
-__all__ = ["CellIssue", "ExecutionReport", "Kernel", "KernelDead", "KernelTimeout"]
+__all__ = ["Kernel", "KernelDead", "KernelTimeout"]
 
 MAX_STREAM_CHARS = 20_000
 # Environment variables never handed to student code (the course secret seeds grade-time inputs).
@@ -34,30 +35,6 @@ class KernelDead(RuntimeError):
 
 class KernelTimeout(RuntimeError):
     """A piece of code ran past its time limit (the kernel was interrupted)."""
-
-
-@dataclass
-class CellIssue:
-    """Something that went wrong while running one cell, for the report and the flags."""
-
-    index: int
-    grade_id: str | None
-    kind: str  # "error", "timeout", "kernel_died", "skipped"
-    message: str
-
-
-@dataclass
-class ExecutionReport:
-    """Result of the execute step."""
-
-    issues: list[CellIssue] = field(default_factory=list)
-    seconds: float = 0.0
-    kernel_alive: bool = True
-
-
-def _grade_id(cell: Any) -> str | None:
-    gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-    return gid if isinstance(gid, str) else None
 
 
 class _WrappedKernelManager(AsyncKernelManager):
@@ -197,8 +174,7 @@ class Kernel:
     def run_notebook(self) -> ExecutionReport:
         """Run every code cell in order under the per-cell and whole-notebook limits."""
         report = ExecutionReport()
-        start = time.monotonic()
-        deadline = start + self.limits.notebook_timeout_s
+        deadline = time.monotonic() + self.limits.notebook_timeout_s
         for index, cell in enumerate(self.nb.cells):
             if cell.cell_type != "code":
                 continue
@@ -226,8 +202,6 @@ class Kernel:
                         msg = f"{ename}: {evalue}"[:500]
                         report.issues.append(CellIssue(index, gid, "error", msg))
             _limit_outputs(cell)
-        report.seconds = time.monotonic() - start
-        report.kernel_alive = self.alive
         return report
 
 

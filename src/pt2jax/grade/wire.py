@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .studentkit import ArrayFacts
+from ..kit.check import ArrayFacts
 
 __all__ = [
     "MIME",
@@ -28,7 +28,7 @@ __all__ = [
     "prng_key",
 ]
 
-MIME = "application/vnd.pt2jax.probe+json"  # must equal _kernel_side._MIME
+MIME = "application/vnd.pt2jax.probe+json"  # must equal kernel_side._MIME
 MAX_REPLY_BYTES = 64 * 1024 * 1024
 _MAX_DEPTH = 32
 _ARRAY_KINDS = {"jax.Array", "jax.PRNGKey", "numpy.ndarray", "numpy.generic", "torch.Tensor"}

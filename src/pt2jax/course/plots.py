@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from .course import ClassReport
+from ..results import ClassReport
 
 __all__ = ["grade_histogram"]
 

@@ -1,4 +1,5 @@
-"""Structural facts (timings, traces): parsing the kernel's reports, and cross-checking them from outside."""
+"""pt2jax.grade.observed: structural facts (timings, traces): parsing the kernel's reports, and
+cross-checking them from outside."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ import pytest
 from pt2jax.checks import trace_and_call
 from pt2jax.config import Limits
 from pt2jax.errors import StudentCrashed, StudentRaised
-from pt2jax.execute import Kernel
-from pt2jax.probe import KernelStudent, RecordingStudent, ReplayStudent
-from pt2jax.structure import MalformedFact, Timing, parse_timing, parse_trace
-from pt2jax.wire import StudentArray
+from pt2jax.grade.kernel import Kernel
+from pt2jax.grade.observed import MalformedFact, Timing, parse_timing, parse_trace
+from pt2jax.grade.probe import KernelStudent, RecordingStudent, ReplayStudent
+from pt2jax.grade.wire import StudentArray
 
 LIMITS = Limits(cell_timeout_s=20, notebook_timeout_s=60, call_timeout_s=20)
 

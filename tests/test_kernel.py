@@ -9,8 +9,8 @@ import pytest
 
 from pt2jax.config import Limits
 from pt2jax.errors import StudentCrashed, StudentTimeout
-from pt2jax.execute import Kernel
-from pt2jax.probe import KernelStudent
+from pt2jax.grade.kernel import Kernel
+from pt2jax.grade.probe import KernelStudent
 
 LIMITS = Limits(cell_timeout_s=3, notebook_timeout_s=20, call_timeout_s=3)
 

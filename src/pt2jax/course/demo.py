@@ -1,0 +1,68 @@
+"""`pt2jax demo` / `make demo`: build the course, grade the sample class in a fresh nbgrader course,
+print the grade table."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from ..config import CourseDir
+from ..errors import GradingError
+from ..nbgrader_cmd import run_nbgrader
+from .batch import autograde
+from .reports import class_report
+
+__all__ = ["demo"]
+
+
+def _make_demo_course(repo: CourseDir, dest: Path, assignments: list[str]) -> None:
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    for name in ("nbgrader_config.py", "pyproject.toml"):
+        shutil.copy(repo.root / name, dest / name)
+    from ..build.generate import stage_source
+
+    for assignment in assignments:
+        stage_source(repo, assignment)
+        shutil.copytree(repo.source / assignment, dest / "source" / assignment,
+                        ignore=shutil.ignore_patterns("*.md", ".ipynb_checkpoints"))
+        shutil.copytree(repo.autograder / assignment, dest / "autograder" / assignment,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+
+
+def demo(repo: CourseDir, out: Path, *, build: bool = True) -> str:
+    """Build the course, then grade examples/submissions through a fresh nbgrader course in ``out``.
+
+    Returns the printed report text (a table per assignment).
+    """
+    from ..build.verify import build_assignment, format_build
+    from .plots import grade_histogram
+    from .tables import format_table
+
+    examples = repo.root / "examples" / "submissions"
+    assignments = [a for a in repo.assignments() if any(examples.glob(f"*/{a}/*.ipynb"))]
+    if not assignments:
+        raise GradingError(f"no sample submissions under {examples}")
+    for assignment in assignments:
+        if build:
+            print(f"building {assignment}: the solution must score full marks and the stub zero ...", flush=True)
+            result = build_assignment(repo, assignment, install=False)
+            print(format_build(result), flush=True)
+    course = out / "course"
+    _make_demo_course(repo, course, assignments)
+    texts = []
+    for assignment in assignments:
+        run_nbgrader(course.resolve(), "generate_assignment", assignment, "--force")
+        for sub in sorted(examples.glob(f"*/{assignment}")):
+            dest = course / "submitted" / sub.parent.name / assignment
+            shutil.copytree(sub, dest)
+            (dest / "timestamp.txt").write_text("2026-11-20 12:00:00.000000 UTC\n")
+        autograde(course.resolve(), assignment)
+        run_nbgrader(course.resolve(), "generate_feedback", assignment, "--force")
+        run_nbgrader(course.resolve(), "export", "--to", str((out / "grades.csv").resolve()))
+        report = class_report(course, assignment)
+        plot = grade_histogram(report, out / f"grades_{assignment}.png")
+        texts.append(f"\n== {assignment}: {len(report.rows)} submissions ==\n{format_table(report.rows)}\n"
+                     f"feedback: {course / 'feedback'}\ngrades:   {out / 'grades.csv'}\nplot:     {plot}")
+    return "\n".join(texts)
