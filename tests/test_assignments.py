@@ -22,7 +22,7 @@ ASSIGNMENTS = COURSE.assignments()
 
 
 def _checks(assignment: str) -> list[tuple[str, float, str]]:
-    """(grade_id, points, name) of every hidden check, read from the @check markers."""
+    """(grade_id, points, name) of every hidden check, read from the @graded markers."""
     found = []
     for path in sorted((COURSE.autograder / assignment).glob("test_*.py")):
         spec = importlib.util.spec_from_file_location(f"_ag_{assignment}_{path.stem}", path)
@@ -32,7 +32,7 @@ def _checks(assignment: str) -> list[tuple[str, float, str]]:
         for name, fn in vars(module).items():
             if name.startswith("test_") and callable(fn):
                 marks = [m for m in getattr(fn, "pytestmark", []) if m.name == MARKER]
-                assert len(marks) == 1, f"{path.name}::{name} needs exactly one @check"
+                assert len(marks) == 1, f"{path.name}::{name} needs exactly one @graded"
                 found.append((marks[0].kwargs["grade_id"], marks[0].kwargs["points"], name))
     return found
 
@@ -82,6 +82,7 @@ def _disjoint_groups(variants: dict[str, dict[str, Any]]) -> list[list[str]]:
     return [names for _, names in groups]
 
 
+@pytest.mark.slow  # every variant of every assignment graded in full: make test-slow
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_wrong_but_plausible_variants_lose_exactly_their_points(assignment: str, tmp_path: Path) -> None:
     variants = _variants(assignment)

@@ -1,4 +1,4 @@
-"""pt2jax.fastconv: values and gradients equal lax.conv_general_dilated (and torch), CPU-only fast path."""
+"""pt2jax.kit.fastconv: values and gradients equal lax.conv_general_dilated (and torch), CPU-only fast path."""
 
 from __future__ import annotations
 

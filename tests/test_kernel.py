@@ -1,4 +1,4 @@
-"""Execute step: time limits, a dead kernel, and probing after trouble, with short limits."""
+"""pt2jax.grade.kernel (the execute step): time limits, a dead kernel, probing after trouble."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests of pt2jax.record: verdicts become outputs that nbgrader's gradebook scores as intended."""
+"""Tests of pt2jax.grade.record: verdicts become outputs that nbgrader's gradebook scores as intended."""
 
 from __future__ import annotations
 

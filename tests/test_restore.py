@@ -1,4 +1,4 @@
-"""Tests of pt2jax.restore: the master's locked and grade cells win over the student's edits."""
+"""Tests of pt2jax.grade.restore: the master's locked and grade cells win over the student's edits."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests of pt2jax.seeding: per-student, reproducible seeds from a course secret."""
+"""Tests of pt2jax.grade.seeding: per-student, reproducible seeds from a course secret."""
 
 from __future__ import annotations
 
