@@ -15,7 +15,8 @@ from conftest import REPO, cell_scores, grade, with_answers
 
 from pt2jax.checks import MARKER
 from pt2jax.config import CourseDir
-from pt2jax.nbmeta import grade_cells
+from pt2jax.course.gradebook import REVIEW_FLAGS
+from pt2jax.nbmeta import exercise_of, grade_cells
 
 COURSE = CourseDir(REPO)
 ASSIGNMENTS = COURSE.assignments()
@@ -104,6 +105,10 @@ def test_wrong_but_plausible_variants_lose_exactly_their_points(assignment: str,
         for t in report["tests"]:
             if not t["passed"]:
                 assert t["feedback"], f"{t['name']} failed without feedback"
+        # an honest answer (loses nothing) costs the instructor nothing either: no flag asks for review
+        honest = {exercise_of(g) for name in names if not variants[name]["lost"] for g in variants[name]["answers"]}
+        flagged = [f for f in report["flags"] if f["kind"] in REVIEW_FLAGS and exercise_of(f.get("grade_id")) in honest]
+        assert not flagged, f"variants {names}: honest answers flagged for review: {flagged}"
 
 
 def _definitions(source: str) -> dict[str, str]:

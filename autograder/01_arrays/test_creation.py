@@ -55,6 +55,10 @@ def test_torch_tensors_are_copied(student, rng):
         tensor = torch.from_numpy(values)
         got = student.call("copy_to_jax", as_torch(values))
         expect_array(got, tensor, dtype=dtype, what=f"copy_to_jax(a torch {str(tensor.dtype)[6:]} tensor)")
+    values = rng.normal(size=_shape(rng, 2)).astype(np.float32)  # the text: "possibly with requires_grad=True"
+    got = student.call("copy_to_jax", as_torch(values, requires_grad=True))
+    expect_array(got, torch.from_numpy(values), dtype="float32",
+                 what="copy_to_jax(a float32 torch tensor with requires_grad=True)")
 
 
 # Exercise 3 -------------------------------------------------------------------------------------
@@ -71,6 +75,10 @@ def test_torch_to_jax(student, rng):
         tensor = torch.from_numpy(values)
         got = student.call("torch_to_jax", as_torch(values))
         expect_array(got, tensor, dtype=dtype, what=f"torch_to_jax(a torch {str(tensor.dtype)[6:]} tensor)")
+    values = rng.normal(size=_shape(rng, 2)).astype(np.float32)  # the text: "possibly requiring grad"
+    got = student.call("torch_to_jax", as_torch(values, requires_grad=True))
+    expect_array(got, torch.from_numpy(values), dtype="float32",
+                 what="torch_to_jax(a float32 torch tensor with requires_grad=True)")
 
 
 @graded("ex03_dlpack_check", points=1)

@@ -3,7 +3,17 @@
 import jax
 import numpy as np
 
-from pt2jax.checks import StudentArray, expect, expect_array, expect_tuple, graded, prng_key, show
+from pt2jax.checks import (
+    StudentArray,
+    call_fresh,
+    expect,
+    expect_array,
+    expect_tuple,
+    expect_unrelated,
+    graded,
+    prng_key,
+    show,
+)
 
 
 def _vector(got, n, what):
@@ -32,9 +42,11 @@ def _seeds(rng, k):
 
 @graded("ex06_two_draws_check", points=1)
 def test_same_key_same_normal_numbers(student, rng):
-    """Two float32 N(0, 1) vectors of length n, identical when the key is the same."""
-    (seed,) = _seeds(rng, 1)
+    """Two float32 N(0, 1) vectors of length n, identical when the key is the same: in the same kernel,
+    after calls with other keys, and in a fresh process (the numbers come from the key alone)."""
+    seed, other = _seeds(rng, 2)
     n = int(rng.integers(300, 600))
+    student.call("two_draws", prng_key(other), n)  # kernel state moves on; the key's numbers must not
     first = expect_tuple(student.call("two_draws", prng_key(seed), n), 2, "two_draws(key, n)")
     again = expect_tuple(student.call("two_draws", prng_key(seed), n), 2, "two_draws(key, n)")
     for name, a, b in zip("ab", first, again, strict=True):
@@ -46,18 +58,26 @@ def test_same_key_same_normal_numbers(student, rng):
         expect(abs(values.mean()) < 0.4 and 0.6 < values.std() < 1.5,
                f"Draw {name} does not look standard normal (mean {values.mean():.3f}, std"
                f" {values.std():.3f} over {n} numbers): use jax.random.normal.")
+    fresh = expect_tuple(call_fresh(student, "two_draws", prng_key(seed), n), 2, "two_draws(key, n)")
+    for name, a, b in zip("ab", first, fresh, strict=True):
+        _vector(b, n, f"draw {name} in a fresh process")
+        expect(_same(a.value, b.value),
+               f"Draw {name} for the same key differs between your kernel and a fresh Python process that ran"
+               " your notebook's code: the numbers depend on something besides the key (a cache, a global"
+               " generator such as NumPy's or torch's). Derive them from the key alone.", hint="reused_key")
 
 
 @graded("ex06_two_draws_check", points=1)
 def test_the_two_draws_differ(student, rng):
     """The two draws use different subkeys, so their numbers differ."""
     (seed,) = _seeds(rng, 1)
-    n = int(rng.integers(5, 50))
+    n = int(rng.integers(300, 600))
     a, b = expect_tuple(student.call("two_draws", prng_key(seed), n), 2, "two_draws(key, n)")
     va, vb = _vector(a, n, "draw a"), _vector(b, n, "draw b")
     expect(not np.allclose(va, vb),
            "The two draws are identical: the same key was used for both. Split the key and give"
            " each draw its own subkey.", hint="reused_key")
+    expect_unrelated(va, vb, "two_draws(key, n)", hint="reused_key")
 
 
 @graded("ex06_two_draws_check", points=1)

@@ -262,6 +262,86 @@ VARIANTS = {
         },
         "lost": {"ex17_summary_check": 1},
     },
+    "no_detach": {
+        "description": "converts without .detach(): a tensor that requires grad raises (RuntimeError from"
+        " .numpy(), BufferError from DLPack), which the exercise text says the input may be (issue 13.1)",
+        "answers": {
+            "ex02_copy_to_jax": (
+                "def copy_to_jax(x):\n"
+                "    return jnp.asarray(x)  # no .detach()\n"
+            ),
+            "ex03_dlpack": (
+                "def torch_to_jax(t):\n"
+                '    """A CPU torch tensor -> jax.Array through DLPack."""\n'
+                "    return jax.dlpack.from_dlpack(t)\n"
+                "\n"
+                "\n"
+                "def jax_to_torch(a):\n"
+                '    """A jax.Array -> torch.Tensor through DLPack."""\n'
+                "    return torch.from_dlpack(a)\n"
+            ),
+        },
+        "lost": {"ex02_copy_to_jax_check": 1, "ex03_dlpack_check": 1},
+    },
+    "x64_flag_inside": {
+        "description": "flips the global x64 flag inside the function: the sum is right, but the flag leaks"
+        " into the rest of the program (issue 13.2)",
+        "answers": {
+            "ex05_exact_sum": (
+                "def exact_sum(values):\n"
+                '    """Exact sum of an int64 NumPy array, as an int64 jax.Array."""\n'
+                '    jax.config.update("jax_enable_x64", True)\n'
+                "    return jnp.asarray(values).sum()\n"
+            ),
+        },
+        "lost": {"ex05_exact_sum_check": 2},
+    },
+    "reused_key_reversed": {
+        "description": "one draw from the key, the second the same numbers reversed (issue 13.3)",
+        "answers": {
+            "ex06_two_draws": (
+                "def two_draws(key, n):\n"
+                '    """Two different N(0, 1) float32 vectors of length n, determined by key."""\n'
+                "    a = jax.random.normal(key, (n,))\n"
+                "    return a, a[::-1]\n"
+            ),
+        },
+        "lost": {"ex06_two_draws_check": 1},
+    },
+    "cached_global_rng": {
+        "description": "NumPy's global generator, cached by the key's data in a kernel global: the same key"
+        " gives the same numbers within one kernel only (issue 13.17)",
+        "answers": {
+            "ex06_two_draws": (
+                "_draws = {}\n"
+                "\n"
+                "\n"
+                "def two_draws(key, n):\n"
+                '    """Two different N(0, 1) float32 vectors of length n, determined by key."""\n'
+                "    k = (tuple(np.asarray(jax.random.key_data(key)).ravel().tolist()), n)\n"
+                "    if k not in _draws:\n"
+                "        _draws[k] = (jnp.asarray(np.random.randn(n), dtype=jnp.float32),\n"
+                "                     jnp.asarray(np.random.randn(n), dtype=jnp.float32))\n"
+                "    return _draws[k]\n"
+            ),
+        },
+        "lost": {"ex06_two_draws_check": 1},
+    },
+    "dlpack_zero_copy": {
+        "description": "not wrong: the tutorial's from_dlpack(..., copy=False), zero-copy as on the student's"
+        " own tensors (issue 13.7); full marks and no review flag",
+        "answers": {
+            "ex03_dlpack": (
+                "def torch_to_jax(t):\n"
+                "    return jax.dlpack.from_dlpack(t.detach(), copy=False)\n"
+                "\n"
+                "\n"
+                "def jax_to_torch(a):\n"
+                "    return torch.from_dlpack(a)\n"
+            ),
+        },
+        "lost": {},
+    },
     "alternative_spellings": {
         "description": "not wrong: correct answers spelled differently from the solution (jnp.array,"
         " jnp.concat, methods, segment_sum, explicit masks...); the checks judge behaviour, so nothing is lost",

@@ -34,11 +34,14 @@ __all__ = [
     "Trace",
     "as_jax",
     "as_torch",
+    "call_fresh",
+    "call_keeping_inputs",
     "call_transformed",
     "expect",
     "expect_array",
     "expect_close",
     "expect_tuple",
+    "expect_unrelated",
     "extra_hints",
     "fail",
     "graded",
@@ -140,6 +143,92 @@ def call_transformed(student: Any, helper: str, of: str, how: str, *args: Any) -
         raise CheckFailed(
             f"Your {of} fails inside a JAX transformation. The grader called {helper}(...), defined in the"
             f" self-check cell, which {how}; it raised {exc.exc_type}: {shown}", exc.hints) from None
+
+
+def _ordinal(i: int) -> str:
+    return {0: "first", 1: "second", 2: "third", 3: "fourth", 4: "fifth"}.get(i, f"#{i + 1}")
+
+
+def _first_change(before: Any, after: Any, path: str) -> str | None:
+    """Where student data ``after`` first differs from ``before`` (None when it does not)."""
+    if isinstance(before, StudentArray) or isinstance(after, StudentArray):
+        if not (isinstance(before, StudentArray) and isinstance(after, StudentArray)):
+            return path
+        if (before.kind, before.dtype, before.shape) != (after.kind, after.dtype, after.shape):
+            return path
+        nan = before.value.dtype.kind in "fc"
+        return None if np.array_equal(before.value, after.value, equal_nan=nan) else path
+    if type(before) is not type(after):
+        return path
+    if isinstance(before, list | tuple):
+        if len(before) != len(after):
+            return path
+        for i, (b, a) in enumerate(zip(before, after, strict=True)):
+            if (where := _first_change(b, a, f"{path}[{i}]")) is not None:
+                return where
+        return None
+    if isinstance(before, dict):
+        if set(before) != set(after):
+            return path
+        for key in before:
+            if (where := _first_change(before[key], after[key], f"{path}[{key!r}]")) is not None:
+                return where
+        return None
+    return None if before == after else path
+
+
+def _where(path: str) -> str:
+    return f"its {path} differs after the call" if path else "it differs after the call"
+
+
+def call_keeping_inputs(student: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+    """``student.call`` for functions whose arguments must stay as they were (a pure function, the
+    caller's parameters): fails with feedback when the call changed an argument in place (a dict or
+    list of the caller's filled with new values, a tensor or NumPy array written into)."""
+    value, before, after = student.call_with_inputs(name, *args, **kwargs)
+    shown = f"`{name}(...)`"
+    if not (isinstance(before, list) and isinstance(after, list) and len(before) == len(after) == 2):
+        fail(f"{shown}: the grader could not see the arguments after the call.")
+    for i, (b, a) in enumerate(zip(before[0], after[0], strict=False)):
+        if (where := _first_change(b, a, "")) is not None:
+            fail(f"{shown} changed its {_ordinal(i)} argument in place ({_where(where)}):"
+                 " the caller's values must be left as they were. Build new containers and arrays and return"
+                 " them, as `jax.tree.map(...)` does; never assign into what you were given.")
+    for key, b in before[1].items() if isinstance(before[1], dict) else ():
+        if (where := _first_change(b, after[1].get(key) if isinstance(after[1], dict) else None, "")) is not None:
+            fail(f"{shown} changed its argument {key}= in place ({_where(where)}): the caller's"
+                 " values must be left as they were.")
+    return value
+
+
+def call_fresh(student: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+    """``student.call`` in a new Python process that first ran the notebook's code (grade cells: their
+    definitions only). Use it for what must survive a fresh process: a state written to a file and
+    read back, numbers that must be determined by a key alone. Nothing kept in the kernel's memory (a
+    module-level dict, a cache, NumPy's global generator) reaches this call."""
+    return student.fresh_call(name, *args, **kwargs)
+
+
+def expect_unrelated(a: np.ndarray, b: np.ndarray, what: str, hint: str | None = None) -> None:
+    """Fail unless two samples that should be independent draws look independent: ``b`` must not
+    repeat ``a``'s numbers (in any order, or with the sign flipped) and must not be correlated with it
+    (linearly or by rank) beyond what chance allows. Meant for vectors of a few hundred numbers."""
+    a = np.asarray(a, dtype=np.float64).ravel()
+    b = np.asarray(b, dtype=np.float64).ravel()
+    n = min(a.size, b.size)
+    if n < 30:
+        raise ValueError("expect_unrelated needs samples of at least 30 numbers")
+    shared = np.isin(np.abs(b), np.abs(a)).mean()
+    expect(bool(shared < 0.05),
+           f"{what}: {shared:.0%} of the second draw's numbers also appear in the first (reordered, or with"
+           " the sign flipped): both come from the same random numbers, not from independent draws.", hint)
+    a, b = a[:n], b[:n]
+    limit = 6.0 / np.sqrt(n)  # independent samples: |r| ~ 1/sqrt(n); 6 sigma
+    for kind, x, y in (("linear", a, b), ("rank", np.argsort(np.argsort(a)), np.argsort(np.argsort(b)))):
+        r = float(np.corrcoef(x, y)[0, 1]) if np.std(x) > 0 and np.std(y) > 0 else 1.0
+        expect(bool(abs(r) < limit),
+               f"{what}: the two draws are strongly related ({kind} correlation {r:+.2f} over {n} numbers):"
+               " one is computed from the other, not drawn independently.", hint)
 
 
 def trace_and_call(student: Any, name: str, *args: Any) -> tuple[Trace, Any]:

@@ -12,7 +12,8 @@ __all__ = ["REVIEW_FLAGS", "flags_of_report", "post_flags"]
 
 # flags that ask a person to look at the submission (others are informational)
 REVIEW_FLAGS = {
-    "suspicious_code", "unexpected_type", "passes_visible_only", "kernel_died", "timeout", "memory_limit",
+    "suspicious_code", "unexpected_type", "passes_visible_only", "fails_visible_only", "kernel_died", "timeout",
+    "memory_limit",
     "changed_cell", "changed_metadata", "missing_cell", "duplicate_cell", "unknown_cell", "invalid_notebook",
     "grader_error", "unsandboxed", "skipped", "normalized", "fact_disagreement",
 }

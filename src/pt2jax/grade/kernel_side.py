@@ -61,7 +61,13 @@ def __pt2jax_decode(obj):
     if tag == "__torch__":
         import torch
 
-        return torch.from_numpy(__pt2jax_from_npy(body).copy())
+        spec = body if isinstance(body, dict) else {"npy": body}
+        # clone(): memory from torch's own allocator (64-byte aligned, as a student's tensors are), so
+        # zero-copy DLPack imports work as they would in the notebook
+        tensor = torch.from_numpy(__pt2jax_from_npy(spec["npy"])).clone()
+        if spec.get("requires_grad"):
+            tensor.requires_grad_(True)
+        return tensor
     if tag == "__key__":
         import jax
 
@@ -139,6 +145,71 @@ def __pt2jax_array_facts(obj, kind):
         value = value.astype(np.float32)
     facts["npy"] = __pt2jax_npy(value)
     return facts
+
+
+def __pt2jax_config():
+    """The values of the configuration the probe resets, as text (to see what a call leaves changed)."""
+    jax = _sys.modules.get("jax")
+    seen = {}
+    for name, value in _JAX_RESET.items():
+        try:
+            seen[name] = repr(jax.config.values[name] if jax is not None else value)
+        except Exception:
+            continue
+    return seen
+
+
+def __pt2jax_leaked(before):
+    after = __pt2jax_config()
+    return {name: [before.get(name, repr(_JAX_RESET[name])), now] for name, now in after.items()
+            if now != before.get(name, repr(_JAX_RESET[name]))}
+
+
+_FRESH_RUNNER = r"""
+import json, sys
+with open(sys.argv[1]) as f:
+    job = json.load(f)
+from IPython.core.interactiveshell import InteractiveShell
+shell = InteractiveShell.instance()
+shell.run_cell(job["helper"], store_history=False, silent=True)
+for source in job["cells"]:
+    shell.run_cell(source, store_history=False, silent=True)
+reply = shell.user_ns["__pt2jax_fresh_answer"](job, shell.user_ns)
+with open(sys.argv[2], "w") as f:
+    json.dump(reply, f)
+"""
+
+
+def __pt2jax_fresh_answer(job, namespace):
+    """In the fresh process: call the function there, answer as a probe would."""
+    name = job["name"]
+    if name not in namespace:
+        return {"missing": name}
+    try:
+        __pt2jax_reset_jax()
+        args, kwargs = __pt2jax_decode(job["args"]), __pt2jax_decode(job["kwargs"])
+        return {"value": __pt2jax_encode(namespace[name](*args, **kwargs))}
+    except BaseException as exc:
+        return {"raised": [type(exc).__name__, str(exc)[:2000]]}
+
+
+def __pt2jax_fresh(request):
+    """Run the cells the grader sent in a new Python process (same sandbox, same folder), then call
+    the function there: nothing this kernel holds in memory reaches that call."""
+    import os
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="pt2jax-fresh-") as folder:
+        job, out = os.path.join(folder, "job.json"), os.path.join(folder, "reply.json")
+        with open(job, "w") as f:
+            _json.dump({k: request[k] for k in ("name", "args", "kwargs", "cells", "helper")}, f)
+        proc = subprocess.run([_sys.executable, "-c", _FRESH_RUNNER, job, out],
+                              capture_output=True, text=True, check=False)
+        if not os.path.exists(out):
+            return {"crashed": "the fresh process ended without an answer: " + (proc.stderr or "")[-500:]}
+        with open(out) as f:
+            return _json.load(f)
 
 
 def __pt2jax_reset_jax():
@@ -226,22 +297,32 @@ def __pt2jax_probe__(request_b64):
     namespace = get_ipython().user_ns
     name = request["name"]
     try:
+        op = request["op"]
         if name not in namespace:
             reply["missing"] = name
+        elif op == "fresh":
+            reply.update(__pt2jax_fresh(request))
         else:
             __pt2jax_reset_jax()
             target = namespace[name]
-            op = request["op"]
             if op != "get":
                 args = __pt2jax_decode(request["args"])
                 kwargs = __pt2jax_decode(request["kwargs"])
+                config = __pt2jax_config()
+                if request.get("inputs"):  # the arguments as data, before and after the call
+                    inputs = __pt2jax_encode([args, kwargs])
             if op == "call":
                 target = target(*args, **kwargs)
+                if request.get("inputs"):
+                    reply["inputs"] = [inputs, __pt2jax_encode([args, kwargs])]
             elif op == "time":
                 target = __pt2jax_time(target, args, kwargs, int(request["repeat"]))
             elif op == "trace":
                 target = __pt2jax_trace(target, args, kwargs)
             reply["value"] = __pt2jax_encode(target)
+            leaked = __pt2jax_leaked(config) if op != "get" else {}
+            if leaked:  # configuration the call left changed (the next probe resets it)
+                reply["config_leaked"] = leaked
     except BaseException as exc:  # a KeyboardInterrupt from a timeout is reported too
         reply = {"nonce": request["nonce"], "raised": [type(exc).__name__, str(exc)[:2000]]}
     display({_MIME: _json.dumps(reply)}, raw=True)

@@ -166,18 +166,27 @@ def _run_and_probe(state: _State, judging: JudgeRun, limits: Limits) -> None:
 
 def _flag_visible_only(state: _State) -> None:
     """A grade cell whose visible self-check ran clean in the student's kernel while its hidden checks
-    failed: an answer fitted to the visible example, or a notebook hiding its own errors."""
+    failed: an answer fitted to the visible example, or a notebook hiding its own errors. And the
+    reverse: a self-check that raised while every hidden check of its cell passed: the hidden checks
+    may be missing what the self-check caught (or the cell failed for another reason)."""
     report = state.report
     if report.execution is None or state.nb is None:
         return
     troubled = {i.index for i in report.execution.issues}
+    errored = {i.index for i in report.execution.issues if i.kind == "error"}
     failed = {r.grade_id for r in report.results if not r.passed}
+    judged = {r.grade_id for r in report.results}
     for index, cell in enumerate(state.nb.cells):
         gid = grade_id(cell)
         if is_grade_cell(cell) and gid in failed and index not in troubled:
             report.flags.append(Flag(
                 "passes_visible_only",
                 f"'{gid}': the visible self-check passed but hidden checks failed (hard-coded answer?)", gid))
+        elif is_grade_cell(cell) and gid in judged and gid not in failed and index in errored:
+            report.flags.append(Flag(
+                "fails_visible_only",
+                f"'{gid}': the visible self-check raised but every hidden check passed (a case the hidden"
+                " checks do not try?)", gid))
 
 
 def _record(state: _State) -> None:

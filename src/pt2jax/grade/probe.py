@@ -6,6 +6,7 @@ so the judge step can be tested without running a kernel.
 
 from __future__ import annotations
 
+import ast
 import base64
 import json
 import secrets
@@ -15,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..errors import StudentCrashed, StudentMissing, StudentRaised, StudentTimeout
+from ..errors import CheckFailed, StudentCrashed, StudentMissing, StudentRaised, StudentTimeout
 from .kernel import Kernel, KernelDead, KernelTimeout
 from .observed import MalformedFact, Timing, Trace, parse_timing, parse_trace
 from .wire import MIME, Opaque, WireError, decode_reply, decode_value, encode_args
@@ -39,6 +40,15 @@ class Student(Protocol):
 
     def get(self, name: str) -> Any:
         """Value of a notebook global, as data."""
+        ...
+
+    def call_with_inputs(self, name: str, *args: Any, **kwargs: Any) -> tuple[Any, Any, Any]:
+        """Call; return (result, the arguments as data before the call, the same after it)."""
+        ...
+
+    def fresh_call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Call in a new Python process that ran only the notebook's code (nothing the kernel keeps in
+        memory reaches it); returns decoded data."""
         ...
 
     def time(self, name: str, *args: Any, repeat: int = 5, **kwargs: Any) -> Timing:
@@ -97,6 +107,15 @@ class StudentBase:
         except WireError as exc:
             raise StudentCrashed(label, f"its result could not be read as data ({exc})") from None
         self._note_opaque(value)
+        leaked = reply.get("config_leaked")
+        if isinstance(leaked, dict) and leaked:
+            changes = ", ".join(f"{str(k)[:40]}: {str(v[0])[:40]} -> {str(v[-1])[:40]}" if isinstance(v, list)
+                                and v else str(k)[:40] for k, v in list(leaked.items())[:4])
+            raise CheckFailed(
+                f"{label} left JAX's global configuration changed ({changes}). A function must not change"
+                " settings for the whole program: every array made afterwards, anywhere, would be affected."
+                " Scope the change to your computation (for 64-bit numbers: `with jax.enable_x64(True):`).",
+                ("x64_global",) if "jax_enable_x64" in leaked else ())
         return value
 
     def _note_opaque(self, value: Any) -> None:
@@ -122,6 +141,23 @@ class StudentBase:
 
     def get(self, name: str) -> Any:
         return self._resolve(self.request("get", name, (), {}), f"`{name}`")
+
+    def call_with_inputs(self, name: str, *args: Any, **kwargs: Any) -> tuple[Any, Any, Any]:
+        label = _describe_call(name, args, kwargs)
+        reply = self.request("call", name, args, kwargs, {"inputs": True})
+        value = self._resolve(reply, label)
+        inputs = reply.get("inputs")
+        if not (isinstance(inputs, list) and len(inputs) == 2):
+            raise StudentCrashed(label, "the kernel did not report the arguments after the call")
+        try:
+            before, after = decode_value(inputs[0]), decode_value(inputs[1])
+        except WireError as exc:
+            raise StudentCrashed(label, f"its arguments could not be read as data ({exc})") from None
+        return value, before, after
+
+    def fresh_call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        label = _describe_call(name, args, kwargs)
+        return self._resolve(self.request("fresh", name, args, kwargs), f"{label} in a fresh process")
 
     def time(self, name: str, *args: Any, repeat: int = 5, **kwargs: Any) -> Timing:
         label = _describe_call(name, args, kwargs)
@@ -179,6 +215,11 @@ class KernelStudent(StudentBase):
             "kwargs": encode_args(dict(kwargs)),
             **(options or {}),
         }
+        timeout = self.call_timeout_s
+        if op == "fresh":  # the notebook's code runs again in a new process before the call
+            request |= {"cells": fresh_cells(self.kernel.nb),
+                        "helper": resources.files("pt2jax.grade").joinpath("kernel_side.py").read_text()}
+            timeout = FRESH_TIMEOUT_FACTOR * self.call_timeout_s
         payload = base64.b64encode(json.dumps(request).encode()).decode("ascii")
         try:
             if not self._installed:
@@ -186,12 +227,10 @@ class KernelStudent(StudentBase):
             if op == "time" and self._round_trip_s is None:
                 self._round_trip_s = self._measure_round_trip()
             start = time.perf_counter()
-            outputs = self.kernel.run_code(
-                f'__pt2jax_probe__("{payload}")', timeout=self.call_timeout_s
-            )
+            outputs = self.kernel.run_code(f'__pt2jax_probe__("{payload}")', timeout=timeout)
             wall = time.perf_counter() - start - (self._round_trip_s or 0.0)
         except KernelTimeout:
-            return {"timeout": self.call_timeout_s}
+            return {"timeout": timeout}
         except KernelDead as exc:
             return {"crashed": str(exc)}
         for out in outputs:
@@ -217,6 +256,31 @@ class KernelStudent(StudentBase):
             self.kernel.run_code("None", timeout=self.call_timeout_s)
             samples.append(time.perf_counter() - start)
         return min(samples)
+
+
+FRESH_TIMEOUT_FACTOR = 4  # a fresh call may take this many call time limits (the notebook's code runs first)
+
+
+def fresh_cells(nb: Any) -> list[str]:
+    """The code a fresh process runs before a ``fresh`` call: every code cell of the notebook in
+    order, except that grade cells contribute only their imports, functions and classes (the locked
+    helpers the grader calls), not their self-check computations."""
+    from ..nbmeta import is_grade_cell
+
+    cells = []
+    for cell in nb.cells:
+        if cell.get("cell_type") != "code":
+            continue
+        source = str(cell.get("source", ""))
+        if is_grade_cell(cell):
+            try:
+                tree = ast.parse(source)
+            except SyntaxError:
+                continue
+            keep = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+            source = "\n\n".join(ast.unparse(node) for node in tree.body if isinstance(node, keep))
+        cells.append(source)
+    return cells
 
 
 @dataclass

@@ -74,9 +74,11 @@ def as_jax(array: Any, device: int | None = None) -> _Tagged:
     return _Tagged("__jax__", {"npy": _npy(np.asarray(array)), "device": device})
 
 
-def as_torch(array: Any) -> _Tagged:
-    """Send ``array`` as a torch.Tensor."""
-    return _Tagged("__torch__", _npy(np.asarray(array)))
+def as_torch(array: Any, requires_grad: bool = False) -> _Tagged:
+    """Send ``array`` as a torch.Tensor in memory torch allocated itself (as a student's own tensors
+    are: aligned for zero-copy DLPack), optionally with ``requires_grad=True`` (float dtypes only)."""
+    npy = _npy(np.asarray(array))
+    return _Tagged("__torch__", {"npy": npy, "requires_grad": True} if requires_grad else npy)
 
 
 def prng_key(seed: int) -> _Tagged:
