@@ -125,3 +125,28 @@ def test_a_timing_the_graders_clock_contradicts_is_flagged(tiny_course: CourseDi
     assert [t["passed"] for t in report["tests"]] == [True]  # the verdict uses the grader's clock
     flags = [f for f in report["flags"] if f["kind"] == "fact_disagreement"]
     assert len(flags) == 1 and "timing of `add_one(...)`" in flags[0]["message"]
+
+
+def test_visible_and_hidden_disagreements_are_flagged_both_ways() -> None:
+    """passes_visible_only (self-check clean, hidden checks failed) and its reverse, fails_visible_only
+    (self-check raised, every hidden check passed: the hidden checks miss what the self-check caught)."""
+    from pt2jax.course.gradebook import REVIEW_FLAGS
+    from pt2jax.grade.pipeline import GradeRequest, _flag_visible_only, _State
+    from pt2jax.results import CellIssue, CheckResult, ExecutionReport, GradeReport
+
+    def grade_cell(gid: str) -> nbformat.NotebookNode:
+        cell = nbformat.v4.new_code_cell("check(True, 'x')")
+        cell.metadata["nbgrader"] = {"grade": True, "grade_id": gid, "points": 1, "locked": True, "solution": False}
+        return cell
+
+    nb = nbformat.v4.new_notebook(cells=[grade_cell(g) for g in ("ex01_a_check", "ex02_b_check", "ex03_c_check")])
+    report = GradeReport("a", 0, "s", execution=ExecutionReport(issues=[
+        CellIssue(1, "ex02_b_check", "error", "AssertionError"), CellIssue(2, "ex03_c_check", "error", "boom")]))
+    report.results = [CheckResult("t1", "ex01_a_check", 0, 1, False, "no"),
+                      CheckResult("t2", "ex02_b_check", 1, 1, True, ""),
+                      CheckResult("t3", "ex03_c_check", 0, 1, False, "no")]
+    state = _State(GradeRequest(Path("x.ipynb"), "a", None, 0), report, nb, nb=nb)  # type: ignore[arg-type]
+    _flag_visible_only(state)
+    assert [(f.kind, f.grade_id) for f in report.flags] == [
+        ("passes_visible_only", "ex01_a_check"), ("fails_visible_only", "ex02_b_check")]
+    assert "fails_visible_only" in REVIEW_FLAGS

@@ -296,6 +296,34 @@ VARIANTS = {
         },
         "lost": {"ex14_train_check": 3},
     },
+    "mutates_params": {
+        "description": "updates the caller's params dict in place, as torch's optimizer.step() changes the"
+        " model: the returned values are right, but the params passed in are overwritten (issue 13.4)",
+        "answers": {
+            "ex06_sgd_update": (
+                "def sgd_update(params, grads, lr):\n"
+                "    def update(p, g):\n"
+                "        for k in (p.keys() if isinstance(p, dict) else range(len(p))):\n"
+                "            if isinstance(p[k], (dict, list)):\n"
+                "                update(p[k], g[k])\n"
+                "            else:\n"
+                "                p[k] = p[k] - lr * g[k]\n"
+                "    update(params, grads)\n"
+                "    return params\n"
+            ),
+            "ex14_train": (
+                "def train(params, x, y, lr, steps):\n"
+                "    losses = []\n"
+                "    for _ in range(steps):\n"
+                '        loss, grads = jax.value_and_grad(lambda p: compute_loss(p["w"], p["b"], x, y))(params)\n'
+                "        for k in params:\n"
+                "            params[k] = params[k] - lr * grads[k]\n"
+                "        losses.append(loss)\n"
+                "    return params, jnp.stack(losses)\n"
+            ),
+        },
+        "lost": {"ex06_sgd_update_check": 1, "ex14_train_check": 1},
+    },
     "alternative_spellings": {
         "description": "not wrong: correct answers spelled differently from the solution (jnp.dot, grad"
         " closures, optax helpers, jvp, jacfwd, a Python loop over a jitted step...); the checks judge"
