@@ -5,13 +5,15 @@ import os
 from nbgrader.preprocessors import (
     AssignLatePenalties,
     CheckCellMetadata,
+    GetGrades,
     IgnorePattern,
     LimitOutput,
     SaveAutoGrades,
 )
-from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
 
-from pt2jax.build.formgrader import CanonicalNotebookExporter, restage_before_convert
+from pt2jax.build.formgrader import CanonicalNotebookExporter, restage_before_convert, stage_stale_sources
+from pt2jax.course.feedback import ExerciseTitles, template_dirs
 from pt2jax.course.nbgrader_plugin import PipelineGrade
 
 c = get_config()  # noqa: F821  (injected by nbgrader)
@@ -27,6 +29,14 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 c.Exchange.root = os.environ.get("PT2JAX_EXCHANGE") or os.path.join(here, "exchange")
 # generate_solution executes the solution notebook; JAX compiles need more than the 30 s default.
 c.Execute.timeout = 300
+# Submissions are rendered as HTML in the formgrader and in feedback: a student's <script> or
+# javascript output must not run with the instructor's session (the grader also strips them from the
+# graded notebook: pt2jax/grade/sanitize.py).
+c.HTMLExporter.sanitize_html = True
+
+# A fresh clone has no source/<a>/<a>.ipynb (generated, not committed): stage what is missing or
+# older than its .md, so plain `nbgrader generate_assignment` works too.
+stage_stale_sources(here)
 
 # Generation (`pt2jax build`, `nbgrader generate_*` and the formgrader's generate button alike):
 # the notebook is restaged from source/<a>/<a>.md right before nbgrader reads it, and written in the
@@ -46,3 +56,8 @@ c.Autograde.autograde_preprocessors = [
     AssignLatePenalties,
     CheckCellMetadata,
 ]
+
+# Feedback (`nbgrader generate_feedback` and the formgrader's button): each graded cell is listed under
+# its exercise's heading (nbgrader's template says "Test cell" for every one).
+c.GenerateFeedback.preprocessors = [GetGrades, ExerciseTitles, CSSHTMLHeaderPreprocessor]
+c.HTMLExporter.extra_template_basedirs = template_dirs()

@@ -16,6 +16,8 @@ from conftest import REPO, cell_scores, grade, with_answers
 from pt2jax.checks import MARKER
 from pt2jax.config import CourseDir
 from pt2jax.course.gradebook import REVIEW_FLAGS
+from pt2jax.kit.check import FULL_TRACEBACK_NOTE as SELF_CHECK_FAILED  # ends every failed self-check
+from pt2jax.kit.check import MISCONCEPTIONS, hint_text
 from pt2jax.nbmeta import exercise_of, grade_cells
 
 COURSE = CourseDir(REPO)
@@ -105,10 +107,33 @@ def test_wrong_but_plausible_variants_lose_exactly_their_points(assignment: str,
         for t in report["tests"]:
             if not t["passed"]:
                 assert t["feedback"], f"{t['name']} failed without feedback"
+        # feedback names the cause where the variant says it must, and only there
+        for name in names:
+            for gid, wanted in variants[name].get("hints", {}).items():
+                given = {h for t in report["tests"] if t["grade_id"] == gid and not t["passed"] for h in t["hints"]}
+                assert set(wanted) <= given, f"variant {name}: {gid} gave hints {given}, expected {wanted}"
+            for gid, unwanted in variants[name].get("not_hints", {}).items():
+                given = {h for t in report["tests"] if t["grade_id"] == gid for h in t["hints"]}
+                assert not set(unwanted) & given, f"variant {name}: {gid} blamed {set(unwanted) & given}"
         # an honest answer (loses nothing) costs the instructor nothing either: no flag asks for review
         honest = {exercise_of(g) for name in names if not variants[name]["lost"] for g in variants[name]["answers"]}
         flagged = [f for f in report["flags"] if f["kind"] in REVIEW_FLAGS and exercise_of(f.get("grade_id")) in honest]
         assert not flagged, f"variants {names}: honest answers flagged for review: {flagged}"
+        # the notebook's own self-check names the same slip as the grader, in the same words
+        for gid, hints in _failed_hints(report).items():
+            shown = report["self_checks"].get(gid, "")
+            if hints and SELF_CHECK_FAILED in shown:
+                named = {h for h in MISCONCEPTIONS if hint_text(h) in shown}
+                assert named & hints, f"variants {names}: {gid}: the grader names {sorted(hints)}, the" \
+                                      f" self-check {sorted(named)}:\n{shown[-1500:]}"
+
+
+def _failed_hints(report: dict[str, Any]) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for t in report["tests"]:
+        if not t["passed"]:
+            out.setdefault(t["grade_id"], set()).update(t["hints"])
+    return out
 
 
 def _definitions(source: str) -> dict[str, str]:

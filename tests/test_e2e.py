@@ -28,6 +28,7 @@ from conftest import REPO
 from e2e.servers import LabServer, start_lab
 
 from pt2jax.build.formgrader import stage_sources
+from pt2jax.kit.check import hint_text
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
 
@@ -39,6 +40,9 @@ SHOTS = REPO / "build" / "screenshots"
 EDIT_MARK = "Edited in the .md just before the formgrader generated this release."
 WRONG = "def from_list(data):\n    return np.asarray(data)\n"
 RIGHT = "def from_list(data):\n    return jnp.asarray(data)\n"
+# a first-try PyTorch habit in exercise 15: the self-check and the feedback must name it alike
+TORCH_DIM = "def join(xs):\n    return jnp.concatenate(xs, dim=1), jnp.stack(xs, dim=-1)\n"
+DIM_HINT = hint_text("dim_vs_axis")
 # generous waits: two servers, a browser, JAX/torch kernels and the sandboxed grader share 2 cores
 UI_MS = 60_000
 KERNEL_MS = 150_000
@@ -128,8 +132,8 @@ def _modal_ok(frame: Any, timeout: float = UI_MS) -> str:
     return text
 
 
-def _answer(page: Any, source: str) -> None:
-    cell = page.locator(".jp-CodeCell", has_text="def from_list").first
+def _answer(page: Any, source: str, marker: str = "def from_list") -> None:
+    cell = page.locator(".jp-CodeCell", has_text=marker).first
     cell.locator(".cm-content").click()
     page.keyboard.press("Control+a")
     page.keyboard.insert_text(source)  # no auto-indent or bracket closing, unlike typing
@@ -143,6 +147,15 @@ def _run_check(page: Any) -> Any:
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").click()
         page.locator(".lm-Menu-itemLabel").get_by_text(item, exact=True).click()
     return check
+
+
+def _run_cell(page: Any, marker: str) -> Any:
+    """Run the one cell holding ``marker``; return it."""
+    cell = page.locator(".jp-CodeCell", has_text=marker).first
+    cell.locator(".jp-InputPrompt").click()
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").click()
+    page.locator(".lm-Menu-itemLabel").get_by_text("Run Selected Cell", exact=True).click()
+    return cell
 
 
 def test_course_round_trip_in_jupyterlab(playwright_browser: Any, lab: dict[str, LabServer]) -> None:
@@ -215,6 +228,18 @@ def _round_trip(browser: Any, instructor: LabServer, student: LabServer, pages: 
     check = _run_check(spage)
     expect(check.locator(".jp-OutputArea")).to_contain_text("✔", timeout=KERNEL_MS)
     assert time.monotonic() - started < 30, "the self-check should answer within seconds once the kernel runs"
+
+    # a torch keyword in exercise 15: the error shows its message, the student's own frames and the
+    # hint, not the frames of pt2jax_check.py or jax's internals (those are one call away)
+    _answer(spage, TORCH_DIM, marker="def join")
+    _run_cell(spage, "def join")
+    out = _run_cell(spage, "side_by_side, stacked = join(").locator(".jp-OutputArea")
+    expect(out).to_contain_text("unexpected keyword argument 'dim'", timeout=KERNEL_MS)
+    expect(out).to_contain_text(DIM_HINT[:80])
+    expect(out).to_contain_text("full_traceback()")
+    shown = out.inner_text()
+    assert "pt2jax_check.py" not in shown and "site-packages" not in shown and "jax/_src" not in shown, shown
+    _shot(spage, "student_self_check_hint")
     spage.keyboard.press("Control+s")
     expect(spage.locator(".jp-mod-dirty")).to_have_count(0)
 
@@ -256,6 +281,8 @@ def _round_trip(browser: Any, instructor: LabServer, student: LabServer, pages: 
     frame = spage.frame_locator(".jp-HTMLViewer iframe, .jp-RenderedHTML iframe").first
     total = score_text.split("/")[-1].strip()
     expect(frame.locator("body")).to_contain_text(re.compile(rf"Score: 2(\.0)? / {re.escape(total)}"))
+    expect(frame.locator("body")).to_contain_text(DIM_HINT[:80])  # the grader's words = the notebook's
+    expect(frame.locator("#toc")).to_contain_text("Exercise 15")  # graded cells named by exercise
     _shot(spage, "student_feedback")
 
 

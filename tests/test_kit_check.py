@@ -584,3 +584,56 @@ def test_item_under_grad_is_silent_in_this_jax():
     """Why 02_autodiff checks losses under jax.jit: .item() under plain jax.grad raises nothing in
     jax 0.10.2, and the gradient through it is zero."""
     assert float(jax.grad(lambda w: w.sum().item())(jnp.ones(3)).sum()) == 0.0
+
+
+def test_int_kernel_size_is_named_where_the_weights_do_not_fit() -> None:
+    """03 ex02: an int kernel_size in nnx.Conv is a 1-D convolution; the locked loader's message names it."""
+    from flax import nnx
+
+    assert nnx.Conv(4, 6, 3, rngs=nnx.Rngs(0)).kernel[...].shape == (3, 4, 6)  # what the text claims
+    import re as _re
+
+    md = (Path(__file__).parents[1] / "source" / "03_resnet" / "03_resnet.md").read_text()
+    message = _re.search(r'why = \(" (nnx\.Conv\'s kernel_size must be a tuple[^"]*)"', md)
+    assert message, "the locked load_flat lost its kernel-rank message"
+    assert "conv_kernel_int" in studentkit.hints_for_exception("ValueError", message.group(1))
+
+
+def test_self_check_failures_render_as_their_message_alone() -> None:
+    from pt2jax.kit.check import FULL_TRACEBACK_NOTE, SelfCheckFailed
+
+    with pytest.raises(SelfCheckFailed) as info:
+        check(False, "the two draws differ", hint="reused_key", otherwise="The two draws are identical.")
+    lines = info.value._render_traceback_()
+    assert lines[0] == "✘ The two draws are identical."
+    assert studentkit.hint_text("reused_key") in lines and lines[-1] == FULL_TRACEBACK_NOTE
+
+
+def test_extra_hints_mark_any_failure_in_the_block() -> None:
+    with pytest.raises(ValueError) as info, studentkit.extra_hints("torch_max_tuple"):
+        _a, _b = (1, 2, 3)
+    assert studentkit._hints_of(info.value) == ["torch_max_tuple"]
+
+
+def test_explain_errors_shortens_tracebacks_but_errors_stay_errors(tmp_path: Path) -> None:
+    """In a real kernel: the cell still fails (Validate and the grader see an error), its traceback shows
+    the student's own frames, the message and the hint, and full_traceback() prints the rest."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    kit = Path(studentkit.__file__)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(f"import sys; sys.path.insert(0, {str(kit.parent)!r})\n"
+                                  "from check import explain_errors, full_traceback\nexplain_errors()"),
+        nbformat.v4.new_code_cell("import jax.numpy as jnp\ndef f(x):\n    return jnp.sum(x, dim=0)\nf(jnp.ones(3))"),
+        nbformat.v4.new_code_cell("full_traceback()"),
+    ]
+    NotebookClient(nb, timeout=120, allow_errors=True, kernel_name="python3").execute(cwd=str(tmp_path))
+    (error,) = nb.cells[1].outputs
+    assert error.output_type == "error" and error.ename == "TypeError"
+    shown = "\n".join(error.traceback)
+    assert "return jnp.sum(x, dim=0)" in shown and studentkit.hint_text("dim_vs_axis") in shown
+    assert "site-packages" not in shown and "\x1b[" not in shown
+    full = "".join(o.get("text", "") for o in nb.cells[2].outputs)
+    assert "Traceback (most recent call last)" in full and "site-packages" in full

@@ -57,6 +57,9 @@ def test_feedback_teaches_and_hides_the_checks(graded_course: Path) -> None:
     nbgrader(graded_course, "generate_feedback", TINY, "--force")
     html = (graded_course / "feedback" / "erin" / TINY / f"{TINY}.html").read_text()
     assert "Hidden checks: 0 / 1 points" in html
+    # the table of contents names each graded cell by its exercise (not nbgrader's "Test cell" for all)
+    assert ">Exercise 1: add_one</a>" in html and ">Exercise 2: a range</a>" in html
+    assert ">Test cell</a>" not in html
     assert "expected" in html and "max abs error" in html and "first at index" in html
     hidden = (graded_course / "autograder" / TINY / "test_tiny.py").read_text()
     assert "student.call" in hidden and "student.call" not in html

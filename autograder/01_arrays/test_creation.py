@@ -125,8 +125,8 @@ def test_sum_beyond_int32(student, rng):
     """int32-sized numbers whose sum overflows int32 are summed exactly, as int64."""
     values = rng.integers(10**8, 2 * 10**9, size=int(rng.integers(20, 200)))
     got = student.call("exact_sum", values)
-    expect_array(got, torch.from_numpy(values).sum(), dtype="int64", what="exact_sum(values)",
-                 hints=["int64_default"])
+    # an int32 result gets the x64_not_enabled hint from expect_array itself (as in the self-check)
+    expect_array(got, torch.from_numpy(values).sum(), dtype="int64", what="exact_sum(values)")
 
 
 @graded("ex05_exact_sum_check", points=1)
@@ -135,5 +135,4 @@ def test_numbers_beyond_int32(student, rng):
     values = rng.integers(3 * 10**9, 10**12, size=int(rng.integers(5, 100)))
     values[0] = -values[0]
     got = student.call("exact_sum", values)
-    expect_array(got, torch.from_numpy(values).sum(), dtype="int64", what="exact_sum(values)",
-                 hints=["int64_default", "x64_global"])
+    expect_array(got, torch.from_numpy(values).sum(), dtype="int64", what="exact_sum(values)")

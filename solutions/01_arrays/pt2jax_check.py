@@ -10,6 +10,9 @@ fail for the same reason say the same thing.
 from __future__ import annotations
 
 import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -20,11 +23,15 @@ import numpy as np
 __all__ = [
     "MISCONCEPTIONS",
     "ArrayFacts",
+    "SelfCheckFailed",
     "check",
     "check_array",
     "check_environment",
     "compare_arrays",
+    "explain_errors",
+    "extra_hints",
     "facts_of",
+    "full_traceback",
     "hint_text",
     "hints_for_exception",
 ]
@@ -36,6 +43,12 @@ MISCONCEPTIONS: dict[str, tuple[str, str]] = {
         "torch.tensor([1, 2]) is int64, but JAX's default integer is int32 (and float32 for floats)."
         " Let JAX pick its default dtype, or ask for int32/float32 explicitly; 64-bit types only"
         " exist inside a scoped x64 block.",
+    ),
+    "x64_not_enabled": (
+        "a 64-bit dtype asked for outside an x64 block",
+        "Outside `with jax.enable_x64(True):` JAX narrows int64/float64 requests to int32/float32 (with"
+        " at most a warning), so dtype=jnp.int64 alone gives int32 and a large sum wraps around. Do the"
+        " whole computation inside the block: there the result keeps its 64-bit dtype.",
     ),
     "x64_global": (
         "x64 switched on globally",
@@ -226,6 +239,11 @@ MISCONCEPTIONS: dict[str, tuple[str, str]] = {
         " per channel); Flax uses the biased one (divided by n). The outputs agree; the running variances"
         " differ by the factor n / (n - 1) on the batch part of the update.",
     ),
+    "conv_kernel_int": (
+        "an int kernel_size in nnx.Conv",
+        "torch's nn.Conv2d(cin, cout, 3) makes a 3x3 kernel; nnx.Conv(cin, cout, 3) makes a 1-D convolution"
+        " (kernel shape (3, cin, cout)). Pass the spatial size as a tuple: nnx.Conv(cin, cout, (3, 3)).",
+    ),
     "relu_before_add": (
         "ReLU before the residual addition",
         "A BasicBlock adds the shortcut first and applies ReLU to the sum: relu(bn2(conv2(...)) + shortcut)."
@@ -252,6 +270,7 @@ RAISED_HINTS: list[tuple[str, str, str]] = [
     ("TypeError", r"unexpected keyword argument 'dim'", "dim_vs_axis"),
     ("TypeError", r"unexpected keyword argument 'keepdim'", "keepdim"),
     ("ValueError", r"incompatible devices", "committed_device"),
+    ("ValueError", r"kernel_size must be a tuple", "conv_kernel_int"),
     ("AttributeError", r"has no attribute '(numel|dim|clone|detach|cuda|index_put_|\w+_)'", "torch_methods"),
     ("TypeError", r"'(tuple|int)' object is not callable", "torch_methods"),
     ("TypeError", r"non-tuple sequence for multidimensional indexing", "python_list_index"),
@@ -330,16 +349,39 @@ def facts_of(obj: Any) -> ArrayFacts | None:
     return ArrayFacts(value, kind, dtype, tuple(int(n) for n in value.shape))
 
 
+def _real_types() -> dict[str, Any]:
+    """The real array classes (as the grader's kernel side classifies them: by exact class, never by
+    the module name or attributes an object claims)."""
+    types = _REAL_TYPES
+    if "jax" not in types and "jax" in sys.modules:
+        try:
+            from jax._src.array import ArrayImpl
+            from jax._src.random.prng import PRNGKeyArray
+
+            types["jax"] = frozenset((ArrayImpl, PRNGKeyArray))
+        except Exception:
+            pass
+    if "torch" not in types and "torch" in sys.modules:
+        import torch
+
+        types["torch"] = frozenset((torch.Tensor, torch.nn.Parameter))
+    return types
+
+
+_REAL_TYPES: dict[str, Any] = {}
+_NUMPY_SCALARS = frozenset(t for t in np.sctypeDict.values() if issubclass(t, np.generic))
+
+
 def _kind_of(obj: Any) -> str | None:
     cls = type(obj)
-    module = cls.__module__ or ""
-    if module.startswith("jax") or module.startswith("jaxlib"):
-        return "jax.Array" if hasattr(obj, "dtype") and hasattr(obj, "shape") else None
-    if module.startswith("torch") and cls.__name__ in ("Tensor", "Parameter"):
+    types = _real_types()
+    if cls in types.get("jax", ()):
+        return "jax.Array"
+    if cls in types.get("torch", ()):
         return "torch.Tensor"
     if cls is np.ndarray:
         return "numpy.ndarray"
-    if isinstance(obj, np.generic):
+    if cls in _NUMPY_SCALARS:
         return "numpy.generic"
     if isinstance(obj, bool | int | float) and not isinstance(obj, np.ndarray):
         return "python " + cls.__name__
@@ -363,6 +405,7 @@ class Mismatch:
 
 
 _WIDE_TO_NARROW = {"int64": "int32", "float64": "float32", "uint64": "uint32", "complex128": "complex64"}
+_NARROW_TO_WIDE = {v: k for k, v in _WIDE_TO_NARROW.items()}
 
 
 def compare_arrays(
@@ -385,6 +428,8 @@ def compare_arrays(
     if got.dtype != want_dtype:
         if _WIDE_TO_NARROW.get(got.dtype) == want_dtype:
             hints.append("int64_default")
+        elif _NARROW_TO_WIDE.get(got.dtype) == want_dtype:
+            hints.append("x64_not_enabled")
         return Mismatch([*lines, f"dtype differs: expected {want_dtype}, got {got.dtype}."], hints)
     if got.shape != want.shape:
         msg = f"shape differs: expected {want.shape}, got {got.shape}."
@@ -449,6 +494,19 @@ def _drops_one_axis(short: tuple[int, ...], full: tuple[int, ...]) -> bool:
     return any(full[i] == 1 and full[:i] + full[i + 1 :] == short for i in range(len(full)))
 
 
+class SelfCheckFailed(AssertionError):
+    """A visible self-check failed. In a notebook it shows its teaching message alone (no traceback
+    through this file); ``full_traceback()`` prints the full one."""
+
+    def _render_traceback_(self) -> list[str]:
+        _LAST[:] = [(type(self), self, self.__traceback__)]
+        lines = str(self).splitlines() or [type(self).__name__]
+        return [f"✘ {lines[0]}", *lines[1:], FULL_TRACEBACK_NOTE]
+
+
+FULL_TRACEBACK_NOTE = "(the full traceback: run full_traceback() in a new cell)"
+
+
 def check_array(
     got: Any,
     want: Any,
@@ -458,28 +516,114 @@ def check_array(
     rtol: float = 1e-5,
     atol: float = 1e-6,
     what: str = "The result",
+    hints: tuple[str, ...] | list[str] = (),
 ) -> None:
-    """Self-check: raise AssertionError with teaching feedback unless ``got`` matches ``want``."""
+    """Self-check: raise SelfCheckFailed with teaching feedback unless ``got`` matches ``want``;
+    ``hints`` are misconception ids named on any mismatch, as the grader's ``expect_array(hints=...)``."""
     got_facts = facts_of(got)
     want_facts = facts_of(want)
     if want_facts is None:
         raise TypeError(f"check_array: the expected value is not an array ({type(want).__name__})")
     if got_facts is None:
-        raise AssertionError(
+        raise SelfCheckFailed(
             f"{what} should be {kind or 'an array'}, but it is a {type(got).__module__}."
-            f"{type(got).__name__}: {_short_repr(got)}"
+            f"{type(got).__name__}: {_short_repr(got)}" + "".join("\n" + hint_text(h) for h in hints)
         )
     mismatch = compare_arrays(got_facts, want_facts, dtype=dtype, kind=kind, rtol=rtol, atol=atol)
     if mismatch is not None:
-        raise AssertionError(mismatch.render(what))
+        mismatch.hints += [h for h in hints if h not in mismatch.hints]
+        raise SelfCheckFailed(mismatch.render(what))
     print(f"✔ {what}: {got_facts.describe()} matches.")
 
 
-def check(condition: object, message: str, hint: str | None = None) -> None:
-    """Self-check: raise AssertionError(message [+ hint]) unless ``condition`` is true."""
+def check(condition: object, message: str, hint: str | None = None, *, otherwise: str | None = None) -> None:
+    """Self-check: print ``✔ message`` when ``condition`` holds; otherwise raise SelfCheckFailed with
+    ``otherwise`` (what went wrong, in the grader's words; default ``message``) and the hint's text."""
     if not bool(condition):
-        raise AssertionError(message + (("\n" + hint_text(hint)) if hint else ""))
+        text = otherwise or f"Not so: {message}"
+        raise SelfCheckFailed(text + (("\n" + hint_text(hint)) if hint else ""))
     print(f"✔ {message}")
+
+
+# ------------------------------------------------------------------ errors explained in the notebook
+_LAST: list[Any] = []  # the last exception shortened here, for full_traceback()
+_NOISE = ("site-packages", "dist-packages", "/lib/python3", "pt2jax_check.py")
+
+
+@contextmanager
+def extra_hints(*hint_ids: str) -> Iterator[None]:
+    """Name these misconceptions if anything in the block fails (the self-check side of the grader's
+    ``pt2jax.checks.extra_hints``): e.g. around an unpacking that fails when torch's tuple habit is used."""
+    try:
+        yield
+    except Exception as exc:
+        exc.__dict__.setdefault("_pt2jax_hints", [])
+        exc._pt2jax_hints += [h for h in hint_ids if h not in exc._pt2jax_hints]  # type: ignore[attr-defined]
+        raise
+
+
+def _hints_of(exc: BaseException) -> list[str]:
+    hints: list[str] = []
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:  # the exception and what it was raised from
+        seen.add(id(exc))
+        hints += getattr(exc, "_pt2jax_hints", [])
+        hints += hints_for_exception(type(exc).__name__, str(exc))
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return list(dict.fromkeys(hints))
+
+
+def _short_traceback(etype: type, value: BaseException, tb: Any) -> list[str]:
+    """The student's own frames (notebook cells), the error, the hints for it, and how to see everything."""
+    import traceback as _tb
+
+    frames = [f for f in _tb.extract_tb(tb) if not any(part in (f.filename or "") for part in _NOISE)]
+    lines = ["Traceback (your code only):"] if frames else []
+    for frame in frames[-4:]:
+        where = "your cell" if "ipykernel" in frame.filename or frame.filename.startswith("<") else frame.filename
+        lines.append(f"  {where}, line {frame.lineno}, in {frame.name}")
+        if frame.line:
+            lines.append(f"    {frame.line.strip()}")
+    lines.append(f"{etype.__name__}: {value}")
+    lines += [hint_text(h) for h in _hints_of(value)]
+    return [*lines, FULL_TRACEBACK_NOTE]
+
+
+def explain_errors() -> None:
+    """In a notebook: show every error as its message, the frames of your own code, and the PyTorch →
+    JAX slip it most likely comes from (the same words the grader uses); ``full_traceback()`` shows all.
+
+    It changes how IPython formats a traceback, nothing else: an error is still an error (the cell
+    fails, Validate and the grader see it). Not ``set_custom_exc``, which would swallow errors."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None or getattr(shell.InteractiveTB, "_pt2jax_short", False):
+        return
+    full = shell.InteractiveTB.structured_traceback
+
+    def short(etype: Any, evalue: Any, etb: Any = None, *args: Any, **kwargs: Any) -> list[str]:
+        _LAST[:] = [(etype, evalue, etb)]
+        try:
+            return _short_traceback(etype, evalue, etb)
+        except Exception:  # never lose an error because its explanation failed
+            return full(etype, evalue, etb, *args, **kwargs)
+
+    shell.InteractiveTB.structured_traceback = short
+    shell.InteractiveTB._pt2jax_short = True
+
+
+def full_traceback() -> None:
+    """Print the full traceback of the last error that :func:`explain_errors` shortened."""
+    import traceback as _tb
+
+    if not _LAST:
+        print("No error has been shortened in this kernel yet.")
+        return
+    etype, value, tb = _LAST[0]
+    print("".join(_tb.format_exception(etype, value, tb)), end="", file=sys.stdout)
 
 
 def _short_repr(obj: Any, limit: int = 120) -> str:

@@ -63,10 +63,43 @@ def _cmd_autograde(args: argparse.Namespace) -> int:
     from .course.batch import autograde
     from .course.reports import class_report
     from .course.tables import format_table
+    from .course.workflow import ensure_generated
 
     root = _course(args).root
+    ensure_generated(root, args.assignment)
     autograde(root, args.assignment, force=args.force)
     print(format_table(class_report(root, args.assignment).rows))
+    return 0
+
+
+def _cmd_release(args: argparse.Namespace) -> int:
+    from .course.workflow import release
+
+    exchange = release(_course(args).root, args.assignment)
+    print(f"released {args.assignment} to {exchange}: students can fetch it now")
+    return 0
+
+
+def _cmd_collect(args: argparse.Namespace) -> int:
+    from .course.workflow import collect
+
+    students = collect(_course(args).root, args.assignment)
+    print(f"{len(students)} submission(s) of {args.assignment} in submitted/: {', '.join(students) or 'none'}")
+    return 0
+
+
+def _cmd_feedback(args: argparse.Namespace) -> int:
+    from .course.workflow import feedback
+
+    folder = feedback(_course(args).root, args.assignment)
+    print(f"feedback of {args.assignment} generated in {folder} and released: students can fetch it now")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .course.workflow import export
+
+    print(f"grades written to {export(_course(args).root, Path(args.to))}")
     return 0
 
 
@@ -106,6 +139,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("assignment")
     p.add_argument("--force", action="store_true", help="regrade students already graded")
     p.set_defaults(func=_cmd_autograde)
+
+    p = sub.add_parser("release", help="instructor: generate an assignment and release it to the exchange")
+    p.add_argument("assignment")
+    p.set_defaults(func=_cmd_release)
+
+    p = sub.add_parser("collect", help="instructor: collect the submissions of an assignment from the exchange")
+    p.add_argument("assignment")
+    p.set_defaults(func=_cmd_collect)
+
+    p = sub.add_parser("feedback", help="instructor: generate and release the feedback of an assignment")
+    p.add_argument("assignment")
+    p.set_defaults(func=_cmd_feedback)
+
+    p = sub.add_parser("export", help="instructor: export every grade as CSV")
+    p.add_argument("--to", default="grades.csv", help="CSV file to write (default: grades.csv)")
+    p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("demo", help="build, then grade examples/submissions in a fresh nbgrader course")
     p.add_argument("--out", default="build/demo", help="where the demo course is made")

@@ -78,6 +78,7 @@ class GradeReport:
     notebook: Any = None  # the graded nbformat notebook
     execution: ExecutionReport | None = None
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase (and probe count)
+    self_checks: dict[str, str] = field(default_factory=dict)  # grade_id -> what the visible self-check printed
 
     @property
     def score(self) -> float:
@@ -102,6 +103,7 @@ class GradeReport:
             "errors": self.errors,
             "flags": [f.to_json() for f in self.flags],
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "self_checks": self.self_checks,
         }
 
 

@@ -25,7 +25,7 @@ from nbconvert.exporters import NotebookExporter
 from ..config import CourseDir, find_course_root
 from .generate import notebook_bytes, stage_source
 
-__all__ = ["CanonicalNotebookExporter", "restage_before_convert", "stage_sources"]
+__all__ = ["CanonicalNotebookExporter", "restage_before_convert", "stage_sources", "stage_stale_sources"]
 
 
 def restage_before_convert(assignment: str = "", student: str = "", notebooks: Any = (), **_: Any) -> None:
@@ -60,6 +60,26 @@ def stage_sources(root: Path) -> list[str]:
     for assignment in course.assignments():
         stage_source(course, assignment)
     return course.assignments()
+
+
+def stage_stale_sources(root: Path) -> list[str]:
+    """Stage the source notebooks that are missing or older than their ``.md`` (a fresh clone has
+    none, and nbgrader's generate finds nothing to convert without them). Run by nbgrader_config.py,
+    so every nbgrader command sees the course as `pt2jax build` would; a broken ``.md`` is reported,
+    not raised, so that commands which do not generate (collect, export) still work."""
+    course = CourseDir(Path(root))
+    staged = []
+    for assignment in course.assignments():
+        md = course.source / assignment / f"{assignment}.md"
+        nb = md.with_suffix(".ipynb")
+        if nb.exists() and nb.stat().st_mtime >= md.stat().st_mtime:
+            continue
+        try:
+            stage_source(course, assignment)
+            staged.append(assignment)
+        except Exception as exc:  # reported; `pt2jax build` and generate fail loudly on it
+            print(f"pt2jax: could not stage source/{assignment}/{assignment}.md: {exc}", file=sys.stderr)
+    return staged
 
 
 if __name__ == "__main__":  # `python -m pt2jax.build.formgrader`: used by `make lab`
