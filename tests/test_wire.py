@@ -97,7 +97,7 @@ def test_kernel_side_is_standalone():
             modules.add((node.module or "").split(".")[0])
     assert "pt2jax" not in modules
     third_party = modules - set(sys.stdlib_module_names)
-    assert third_party <= {"numpy", "jax", "torch", "IPython"}
+    assert third_party <= {"numpy", "jax", "torch", "IPython", "flax"}
 
 
 # --------------------------------------------------------------------------- grader → kernel
@@ -611,3 +611,49 @@ def test_self_check_and_grader_describe_arrays_alike(kernel, obj):
     assert (mine.kind, mine.dtype, mine.shape) == (theirs.kind, theirs.dtype, theirs.shape)
     assert mine.value.dtype == theirs.value.dtype
     np.testing.assert_array_equal(mine.value, theirs.value)
+
+
+class _Spoof:
+    """Issue 13 item 16: a plain class that names itself jaxlib's and claims a committed device."""
+
+    __module__ = "jaxlib.xla_extension"
+    committed = True
+    weak_type = False
+
+    def __init__(self, value):
+        self._value = np.asarray(value)
+        self.dtype, self.shape = self._value.dtype, self._value.shape
+
+    def devices(self):
+        return {"TFRT_CPU_1"}
+
+    def __array__(self, *args, **kwargs):
+        return self._value
+
+
+_Spoof.__qualname__ = "ArrayImpl"
+_Spoof.__name__ = "ArrayImpl"
+
+
+class _FakeTensor:
+    __module__ = "torch"
+    dtype, device = "torch.float32", "cpu"
+
+    def __init__(self, value):
+        self._value = np.asarray(value, np.float32)
+
+    def detach(self):
+        return self
+
+
+_FakeTensor.__name__ = "Tensor"
+
+
+@pytest.mark.parametrize("spoof", [_Spoof(np.arange(3.0, dtype=np.float32)), _FakeTensor([1.0, 2.0])])
+def test_objects_that_claim_to_be_arrays_are_not_taken_for_them(kernel, spoof):
+    """Classified by the real classes, not by __module__ strings or attributes the object defines."""
+    from pt2jax.kit.check import facts_of
+
+    sent = from_kernel(kernel, spoof)
+    assert isinstance(sent, Opaque), sent
+    assert facts_of(spoof) is None

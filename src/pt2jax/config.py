@@ -20,6 +20,8 @@ class Limits:
     call_timeout_s: float = 30.0
     memory_mb: float = 4096.0
     pids_max: float = 512.0
+    scratch_mb: float = 1024.0  # the sandbox's working directory and /tmp (tmpfs, counted as memory too)
+    grade_timeout_s: float = 1500.0  # one whole grade: notebook and every probe
 
     @classmethod
     def from_pyproject(cls, path: Path) -> Limits:

@@ -46,8 +46,8 @@ class PipelineGrade(Preprocessor):
                    "--assignment", assignment, "--student", student, "--json",
                    "--output-notebook", str(out)]
             try:
-                proc = subprocess.run(cmd, capture_output=True, text=True, cwd=root, env=tool_env(),
-                                      timeout=limits.notebook_timeout_s + self.margin_s)
+                # the grade bounds itself (grade_timeout_s); SIGTERM first, so it cleans up on the way out
+                proc = _run_bounded(cmd, root, limits.grade_timeout_s + self.margin_s)
                 problem = None if proc.returncode == 0 and out.exists() else (proc.stderr or proc.stdout)[-2000:]
             except subprocess.TimeoutExpired:
                 problem = "grading ran past its overall time limit"
@@ -61,6 +61,24 @@ class PipelineGrade(Preprocessor):
         for flag in report.get("flags", []):
             self.log.warning("flag for %s/%s: %s: %s", student, assignment, flag["kind"], flag["message"])
         return graded, resources
+
+
+def _run_bounded(cmd: list[str], root: Path, timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run ``cmd``; past ``timeout`` send SIGTERM (the grader removes its sandbox, cgroups and
+    folders), and SIGKILL only if it is still there 20 s later (the next grader sweeps its leftovers)."""
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=root,
+                          env=tool_env()) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+            try:
+                proc.communicate(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+            raise
+        return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 def _all_failed(nb: Any, problem: str) -> Any:

@@ -35,6 +35,7 @@ class _JudgePlugin:
         self._student_id = student_id
         self._assignment = assignment
         self.results: list[CheckResult] = []
+        self.current_grade_id = ""  # of the check running now (its probes' time is counted for it)
         self.collect_errors: list[str] = []
 
     @pytest.fixture
@@ -51,6 +52,10 @@ class _JudgePlugin:
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             self.collect_errors.append(f"{report.nodeid}: {report.longreprtext[-2000:]}")
+
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        marker = item.get_closest_marker(MARKER)
+        self.current_grade_id = str(marker.kwargs.get("grade_id", "")) if marker is not None else ""
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
@@ -121,6 +126,7 @@ class JudgeRun:
         self._dir = autograder_dir
         self._log = io.StringIO()
         self.probes = 0  # requests served, and the seconds the checks waited for them
+        self.probe_seconds_by_grade: dict[str, float] = {}
         self.probe_seconds = 0.0
         self._code: int | pytest.ExitCode | None = None
         self._crash: BaseException | None = None
@@ -159,7 +165,11 @@ class JudgeRun:
             except Exception as exc:  # e.g. a replay without this request: the check's grader error
                 answer.put((False, exc))
             self.probes += 1
-            self.probe_seconds += time.perf_counter() - start
+            took = time.perf_counter() - start
+            self.probe_seconds += took
+            if op != "fresh":  # a fresh-process call reruns the notebook first: slow by design
+                gid = self._plugin.current_grade_id
+                self.probe_seconds_by_grade[gid] = self.probe_seconds_by_grade.get(gid, 0.0) + took
 
     def results(self, student: Student) -> list[CheckResult]:
         """Serve the checks' probes with ``student`` until they are done; return the verdicts

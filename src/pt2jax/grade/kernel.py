@@ -20,11 +20,16 @@ from nbclient.exceptions import DeadKernelError
 from ..config import Limits
 from ..nbmeta import grade_id as _grade_id
 from ..results import CellIssue, ExecutionReport
-from .sandbox import Sandbox
+from .sandbox import NOBODY, Sandbox, host_name
 
 __all__ = ["Kernel", "KernelDead", "KernelTimeout"]
 
 MAX_STREAM_CHARS = 20_000
+# Every output the kernel sends (stream, display_data, execute_result, error) counts against one
+# budget per cell, enforced as each output arrives: a notebook cannot grow the grader's memory or
+# the graded notebook by printing or displaying. A probe's reply may be larger (wire.MAX_REPLY_BYTES).
+MAX_CELL_OUTPUT_BYTES = 2 * 1024 * 1024
+MAX_PROBE_OUTPUT_BYTES = 64 * 1024 * 1024 + 4096
 # Environment variables never handed to student code (the course secret seeds grade-time inputs).
 _SECRET_PREFIXES = ("PT2JAX_SECRET", "PT2JAX_COURSE")
 
@@ -44,7 +49,64 @@ class _WrappedKernelManager(AsyncKernelManager):
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         cmd = super().format_kernel_cmd(extra_arguments)
-        return self.wrapper(cmd) if self.wrapper is not None else cmd
+        if self.wrapper is None:
+            return cmd
+        # written (0600) just before: the sandboxed kernel runs as nobody and must read it
+        if os.geteuid() == 0 and Path(self.connection_file).exists():
+            os.chown(self.connection_file, NOBODY, NOBODY)
+        return self.wrapper(cmd)
+
+
+def _output_size(out: Any) -> int:
+    if out.get("output_type") == "stream":
+        return len(out.get("text", ""))
+    size = 0
+    for key in ("data", "traceback", "evalue", "ename"):
+        value = out.get(key)
+        if isinstance(value, dict):
+            size += sum(len(k) + (len(v) if isinstance(v, str) else len(str(v))) for k, v in value.items())
+        elif isinstance(value, list):
+            size += sum(len(str(v)) for v in value)
+        elif isinstance(value, str):
+            size += len(value)
+    return size
+
+
+class _BoundedClient(NotebookClient):
+    """nbclient's client, with every output type bounded per cell as it arrives."""
+
+    budget = MAX_CELL_OUTPUT_BYTES
+    _used: dict[int, int]
+    _cut: set[int]
+
+    def output(self, outs: list[Any], msg: dict[str, Any], display_id: str | None, cell_index: int) -> Any:
+        out = super().output(outs, msg, display_id, cell_index)
+        if out is None or not outs or outs[-1] is not out:
+            return out
+        used = self.__dict__.setdefault("_used", {})
+        cut = self.__dict__.setdefault("_cut", set())
+        size = _output_size(out)
+        total = used.get(cell_index, 0) + size
+        used[cell_index] = total
+        if total > self.budget:
+            outs.pop()
+            if cell_index not in cut:
+                cut.add(cell_index)
+                note = (f"pt2jax: output cut here: this cell's outputs passed {self.budget // 1024} KiB;"
+                        " later outputs were dropped.\n")
+                outs.append(nbformat.v4.new_output("stream", name="stderr", text=note))
+            return None
+        return out
+
+    @property
+    def cut_cells(self) -> set[int]:
+        """Indices of cells whose outputs were cut."""
+        return self.__dict__.setdefault("_cut", set())
+
+    def reset_budget(self, cell_index: int, budget: int) -> None:
+        self.__dict__.setdefault("_used", {}).pop(cell_index, None)
+        self.__dict__.setdefault("_cut", set()).discard(cell_index)
+        self.budget = budget
 
 
 # The only environment variables a sandboxed kernel gets.
@@ -62,18 +124,19 @@ class Kernel:
         self.alive = False
         self.sandbox = sandbox
         # IPC sockets and connection file in a private folder: no TCP port another process could reach
-        self._sockets = tempfile.TemporaryDirectory(prefix="pt2jax-kernel-")
+        self._sockets = tempfile.TemporaryDirectory(prefix=host_name("kernel"))
         sockdir = Path(self._sockets.name)
         km = _WrappedKernelManager(kernel_name="python3", transport="ipc", ip=str(sockdir / "k"))
         km.connection_file = str(sockdir / "kernel.json")
         if sandbox is not None:
+            # writable by nobody only until the kernel has made its sockets (see __enter__)
             sockdir.chmod(0o777)
             km.wrapper = lambda argv: sandbox.wrap(argv, binds=(sockdir,))
             # SIGINT to bwrap does not reach the kernel: ask the kernel to interrupt itself
             spec = km.kernel_spec
             assert spec is not None
             spec.interrupt_mode = "message"
-        self._client = NotebookClient(
+        self._client = _BoundedClient(
             nb,
             km=km,
             timeout=limits.cell_timeout_s,
@@ -90,6 +153,9 @@ class Kernel:
             resources={"metadata": {"path": str(workdir)}},
         )
         self._ctx: Any = None
+        self._budget = MAX_CELL_OUTPUT_BYTES
+        self.cell_seconds: dict[str, float] = {}
+        self._notebook_cells = len(nb.cells)
 
     def __enter__(self) -> Kernel:
         if self.sandbox is not None:
@@ -102,6 +168,10 @@ class Kernel:
             env=env, cleanup_kc=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         self._ctx.__enter__()
+        if self.sandbox is not None:
+            # the kernel has bound its sockets: from now on nothing in this host folder is writable
+            # from inside the sandbox (it lives on the host disk, outside any size limit)
+            Path(self._sockets.name).chmod(0o755)
         self.alive = True
         return self
 
@@ -113,6 +183,11 @@ class Kernel:
         self.alive = False
         self._sockets.cleanup()
 
+    @property
+    def cut_cells(self) -> set[int]:
+        """Indices of the notebook's cells whose outputs went past the per-cell limit (and were cut)."""
+        return {i for i in self._client.cut_cells if i < self._notebook_cells}
+
     def _kill(self) -> None:
         if self._client.km is not None:
             run_sync(self._client.km.shutdown_kernel)(now=True)  # type: ignore[arg-type]  # async km
@@ -122,6 +197,7 @@ class Kernel:
             raise KernelDead("the kernel is no longer running")
         limit = max(1, math.ceil(timeout))
         self._client.timeout = limit
+        self._client.reset_budget(index, self._budget)
         start = time.monotonic()
         try:
             self._client.execute_cell(cell, index)
@@ -160,21 +236,29 @@ class Kernel:
         self._kill()
         self.alive = False
 
-    def run_code(self, code: str, timeout: float) -> list[Any]:
-        """Run ``code`` (not part of the notebook) and return its outputs."""
+    def run_code(self, code: str, timeout: float, *, reply: bool = False) -> list[Any]:
+        """Run ``code`` (not part of the notebook) and return its outputs (``reply``: room for a
+        probe's reply, else the usual per-cell output budget)."""
         cell = nbformat.v4.new_code_cell(code)
         # nbclient writes the executed cell back at its index: use a scratch slot at the end
         self.nb.cells.append(cell)
+        self._budget = MAX_PROBE_OUTPUT_BYTES if reply else MAX_CELL_OUTPUT_BYTES
         try:
             self._execute(cell, len(self.nb.cells) - 1, timeout)
         finally:
+            self._budget = MAX_CELL_OUTPUT_BYTES
             self.nb.cells.pop()
         return list(cell.outputs)
 
-    def run_notebook(self) -> ExecutionReport:
-        """Run every code cell in order under the per-cell and whole-notebook limits."""
+    def run_notebook(
+        self, *, deadline: float | None = None, after_cell: Callable[[int, Any], None] | None = None
+    ) -> ExecutionReport:
+        """Run every code cell in order under the per-cell and whole-notebook limits (and the whole
+        grade's ``deadline``, a ``time.monotonic()`` value); ``after_cell(index, cell)`` runs after each
+        cell that ran. ``cell_seconds`` keeps each grade id's wall time."""
         report = ExecutionReport()
-        deadline = time.monotonic() + self.limits.notebook_timeout_s
+        end = time.monotonic() + self.limits.notebook_timeout_s
+        deadline = end if deadline is None else min(end, deadline)
         for index, cell in enumerate(self.nb.cells):
             if cell.cell_type != "code":
                 continue
@@ -184,6 +268,7 @@ class Kernel:
                 why = "the kernel is no longer running" if not self.alive else "notebook time limit"
                 report.issues.append(CellIssue(index, gid, "skipped", f"not run: {why}"))
                 continue
+            started = time.monotonic()
             try:
                 self._execute(cell, index, min(self.limits.cell_timeout_s, left))
             except KernelTimeout:
@@ -202,6 +287,10 @@ class Kernel:
                         msg = f"{ename}: {evalue}"[:500]
                         report.issues.append(CellIssue(index, gid, "error", msg))
             _limit_outputs(cell)
+            if gid is not None:
+                self.cell_seconds[gid] = time.monotonic() - started
+            if after_cell is not None and self.alive:
+                after_cell(index, cell)
         return report
 
 

@@ -76,8 +76,6 @@ def __pt2jax_decode(obj):
 
 
 def __pt2jax_encode(obj, depth=0):
-    import numpy as np
-
     if depth > 20:
         return {"__opaque__": "nested too deeply"}
     if obj is None or isinstance(obj, bool | str):
@@ -88,15 +86,9 @@ def __pt2jax_encode(obj, depth=0):
         return obj
     cls = type(obj)
     module = cls.__module__ or ""
-    kind = None
-    if module.startswith(("jax", "jaxlib")) and hasattr(obj, "dtype") and hasattr(obj, "shape"):
-        kind = "jax.Array"
-    elif module.startswith("torch") and cls.__name__ in ("Tensor", "Parameter"):
-        kind = "torch.Tensor"
-    elif cls is np.ndarray:
-        kind = "numpy.ndarray"
-    elif isinstance(obj, np.generic):
-        kind = "numpy.generic"
+    # by the exact classes captured before any student code ran, never by names or attributes an
+    # object defines for itself (a class can call itself "jaxlib.xla_extension" and claim devices)
+    kind = __pt2jax_kind(cls)
     if kind is not None:
         try:
             return {"__array__": __pt2jax_array_facts(obj, kind)}
@@ -109,6 +101,265 @@ def __pt2jax_encode(obj, depth=0):
     if type(obj) is dict and all(type(k) is str for k in obj):
         return {"__dict__": [[k, __pt2jax_encode(v, depth + 1)] for k, v in obj.items()]}
     return {"__opaque__": f"{module}.{cls.__qualname__}"}
+
+
+__pt2jax_guard: dict = {"attrs": {}, "modules": {}, "types": {}, "locked": {}, "code": {}, "namespace": None,
+                  "hooks": None}
+_WATCHED = ("numpy", "jax", "jax.numpy", "jax.lax", "jax.random", "jax.nn", "jax.tree_util", "flax.nnx",
+            "optax", "torch", "torch.nn", "torch.nn.functional")
+_ABSENT = object()
+
+
+def __pt2jax_types() -> dict:
+    """The real array classes, looked up once each library is imported (before the notebook runs,
+    when the grader calls __pt2jax_setup__): exact types the encoder trusts."""
+    types = __pt2jax_guard["types"]
+    if "numpy" not in types:
+        import numpy as np
+
+        types["numpy"] = (np.ndarray, frozenset(t for t in np.sctypeDict.values() if issubclass(t, np.generic)))
+    if "jax" not in types and "jax" in _sys.modules:
+        try:
+            from jax._src.array import ArrayImpl
+            from jax._src.random.prng import PRNGKeyArray
+
+            types["jax"] = frozenset((ArrayImpl, PRNGKeyArray))
+        except Exception:
+            pass
+    if "torch" not in types and "torch" in _sys.modules:
+        import torch
+
+        types["torch"] = frozenset((torch.Tensor, torch.nn.Parameter))
+    return types
+
+
+def __pt2jax_kind(cls):
+    types = __pt2jax_types()
+    if cls in types.get("jax", ()):
+        return "jax.Array"
+    if cls in types.get("torch", ()):
+        return "torch.Tensor"
+    ndarray, generics = types["numpy"]
+    if cls is ndarray:
+        return "numpy.ndarray"
+    if cls in generics:
+        return "numpy.generic"
+    return None
+
+
+def __pt2jax_setup__(packages):
+    """Before the notebook runs: import the libraries it uses and keep their public attributes and
+    real array classes as they are before any student code ran."""
+    import importlib
+
+    for name in _WATCHED:
+        if name.split(".")[0] not in packages:
+            continue
+        try:
+            module = importlib.import_module(name)
+        except Exception:
+            continue
+        __pt2jax_guard["modules"][name] = module
+        __pt2jax_guard["attrs"][name] = {k: v for k, v in vars(module).items() if not k.startswith("_")}
+    __pt2jax_types()
+    __pt2jax_hooks()
+
+
+def __pt2jax_restore():
+    """Put back every public attribute of the watched libraries (and their sys.modules entries) that
+    differs from its value before the notebook ran; the names of what was changed."""
+    changed = []
+    for name, attrs in __pt2jax_guard["attrs"].items():
+        module = __pt2jax_guard["modules"][name]
+        if _sys.modules.get(name) is not module:
+            _sys.modules[name] = module
+            changed.append(f"sys.modules[{name!r}]")
+        current = vars(module)
+        for key, value in attrs.items():
+            now = current.get(key, _ABSENT)
+            if now is not value and __pt2jax_library_wrapper(now, value, name.split(".")[0]):
+                attrs[key] = now  # the library wrapped its own function (torch._dynamo does so)
+                continue
+            if now is not value:
+                try:
+                    setattr(module, key, value)
+                except Exception:
+                    continue
+                changed.append(f"{name}.{key}")
+    return changed
+
+
+def __pt2jax_library_wrapper(now, before, package):
+    """Whether ``now`` wraps ``before`` (``__wrapped__``) with code from the library's own folder."""
+    import os
+
+    module = _sys.modules.get(package)
+    folder = os.path.dirname(getattr(module, "__file__", "") or "") + os.sep
+    code = getattr(now, "__code__", None)
+    if folder == os.sep or code is None or not code.co_filename.startswith(folder):
+        return False
+    inner, depth = now, 0
+    while inner is not None and depth < 5:
+        inner = getattr(inner, "__wrapped__", None)
+        if inner is before:
+            return True
+        depth += 1
+    return False
+
+
+def __pt2jax_capture__(names):
+    """Right after a locked cell ran: what it bound to ``names`` (functions by their code objects,
+    which later cells cannot change), so that probes call the master's helpers, not a rebinding."""
+    from IPython import get_ipython
+
+    namespace = get_ipython().user_ns
+    for name in names:
+        if name not in namespace:
+            continue
+        value = namespace[name]
+        __pt2jax_guard["locked"][name] = value
+        if type(value) is type(__pt2jax_capture__):
+            __pt2jax_guard["code"][name] = (value.__code__, value.__defaults__, value.__kwdefaults__,
+                                           value.__closure__)
+        else:
+            __pt2jax_guard["code"].pop(name, None)
+    __pt2jax_guard["namespace"] = None
+
+
+class _Pt2jaxHelperGlobals(dict):
+    """The globals of the locked helpers: the locked cells' own names first, the notebook's after."""
+
+    def __init__(self, fallback):
+        super().__init__()
+        self.fallback = fallback
+
+    def __missing__(self, key):
+        return self.fallback[key]
+
+
+def __pt2jax_namespace(user_ns):
+    """The locked helpers, rebuilt from their captured code over globals that hold the locked
+    cells' values; every other name (the student's answers) is looked up in the notebook, live."""
+    if not __pt2jax_guard["locked"]:
+        return None
+    if __pt2jax_guard["namespace"] is None:
+        import builtins
+        import types
+
+        helpers = _Pt2jaxHelperGlobals(user_ns)
+        helpers["__builtins__"] = builtins
+        for name, value in __pt2jax_guard["locked"].items():
+            helpers[name] = value
+        for name, (code, defaults, kwdefaults, closure) in __pt2jax_guard["code"].items():
+            func = types.FunctionType(code, helpers, name, defaults, closure)
+            func.__kwdefaults__ = kwdefaults
+            helpers[name] = func
+        __pt2jax_guard["namespace"] = helpers
+    return __pt2jax_guard["namespace"]
+
+
+def __pt2jax_rebound(user_ns):
+    """Locked functions, classes and modules that a later cell bound to something else."""
+    import types
+
+    return sorted(name for name, value in __pt2jax_guard["locked"].items()
+                  if isinstance(value, types.FunctionType | type | types.ModuleType)
+                  and user_ns.get(name, value) is not value)
+
+
+class _Pt2jaxWatch:
+    """Counts, during one probe, host callbacks that ran (pure_callback / io_callback) and torch
+    operations that ran inside a JAX model's forward pass or inside a host callback."""
+
+    def __init__(self):
+        self.callbacks = 0
+        self.torch_in_jax = 0
+        self.where = ""
+
+
+def __pt2jax_hooks():
+    """Once, before the notebook: a counter on JAX's one entry point for host callbacks, and a torch
+    function mode class (pushed around each probe). Pristine objects, captured before student code."""
+    if __pt2jax_guard["hooks"] is not None:
+        return __pt2jax_guard["hooks"]
+    hooks: dict = {"watch": None, "mode": None, "nnx_module": None, "callback_code": ()}
+    if "jax" in _sys.modules:
+        try:
+            from jax._src import callback as _cb
+
+            flat = _cb._FlatCallback
+            original = flat.__call__
+
+            def counted(self, *args):
+                watch = hooks["watch"]
+                if watch is not None:
+                    watch.callbacks += 1
+                return original(self, *args)
+
+            flat.__call__ = counted  # type: ignore[method-assign]
+            hooks["callback_code"] = (counted.__code__, original.__code__)
+        except Exception:
+            pass
+    if "flax" in _sys.modules or "flax.nnx" in __pt2jax_guard["modules"]:
+        try:
+            from flax import nnx
+
+            hooks["nnx_module"] = nnx.Module
+        except Exception:
+            pass
+    if "torch" in _sys.modules:
+        try:
+            from torch.overrides import TorchFunctionMode
+
+            context = __pt2jax_jax_context  # names with two leading underscores would be mangled below
+
+            class _Mode(TorchFunctionMode):
+                def __torch_function__(self, func, types, args=(), kwargs=None):
+                    watch = hooks["watch"]
+                    if watch is not None:
+                        where = context(hooks)
+                        if where:
+                            watch.torch_in_jax += 1
+                            watch.where = watch.where or f"{getattr(func, '__name__', func)} {where}"
+                    return func(*args, **(kwargs or {}))
+
+            hooks["mode"] = _Mode
+        except Exception:
+            pass
+    __pt2jax_guard["hooks"] = hooks
+    return hooks
+
+
+def __pt2jax_jax_context(hooks):
+    """Why the current Python stack is JAX code (a model's __call__ or a host callback), or ''."""
+    frame = _sys._getframe(2)
+    module_cls = hooks["nnx_module"]
+    depth = 0
+    while frame is not None and depth < 80:
+        code = frame.f_code
+        if code in hooks["callback_code"]:
+            return "inside a host callback"
+        if module_cls is not None and code.co_name == "__call__":
+            owner = frame.f_locals.get("self")
+            if isinstance(owner, module_cls):
+                return f"inside {type(owner).__name__}.__call__"
+        frame = frame.f_back  # type: ignore[assignment]
+        depth += 1
+    return ""
+
+
+def __pt2jax_watched(call):
+    """Run ``call()`` with the watch on; returns its value and the watch."""
+    hooks = __pt2jax_guard["hooks"] or {"watch": None, "mode": None}
+    watch = _Pt2jaxWatch()
+    hooks["watch"] = watch
+    try:
+        if hooks.get("mode") is not None:
+            with hooks["mode"]():
+                return call(), watch
+        return call(), watch
+    finally:
+        hooks["watch"] = None
 
 
 def __pt2jax_array_facts(obj, kind):
@@ -303,16 +554,24 @@ def __pt2jax_probe__(request_b64):
         elif op == "fresh":
             reply.update(__pt2jax_fresh(request))
         else:
+            patched = __pt2jax_restore()
+            if patched:  # the grader's helpers and the encoder use the libraries as they were
+                reply["patched"] = patched[:20]
+            rebound = __pt2jax_rebound(namespace)
+            if rebound:
+                reply["rebound"] = rebound[:20]
             __pt2jax_reset_jax()
-            target = namespace[name]
+            helpers = __pt2jax_namespace(namespace)
+            target = helpers[name] if helpers is not None and name in __pt2jax_guard["locked"] else namespace[name]
             if op != "get":
                 args = __pt2jax_decode(request["args"])
                 kwargs = __pt2jax_decode(request["kwargs"])
                 config = __pt2jax_config()
                 if request.get("inputs"):  # the arguments as data, before and after the call
                     inputs = __pt2jax_encode([args, kwargs])
+            watch = None
             if op == "call":
-                target = target(*args, **kwargs)
+                target, watch = __pt2jax_watched(lambda: target(*args, **kwargs))
                 if request.get("inputs"):
                     reply["inputs"] = [inputs, __pt2jax_encode([args, kwargs])]
             elif op == "time":
@@ -320,6 +579,9 @@ def __pt2jax_probe__(request_b64):
             elif op == "trace":
                 target = __pt2jax_trace(target, args, kwargs)
             reply["value"] = __pt2jax_encode(target)
+            if watch is not None and (watch.callbacks or watch.torch_in_jax):
+                reply["impure"] = {"callbacks": watch.callbacks, "torch": watch.torch_in_jax,
+                                   "where": watch.where[:200]}
             leaked = __pt2jax_leaked(config) if op != "get" else {}
             if leaked:  # configuration the call left changed (the next probe resets it)
                 reply["config_leaked"] = leaked

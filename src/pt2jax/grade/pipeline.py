@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import os
 import shutil
+import signal
 import tempfile
 import time
 from collections.abc import Callable
@@ -21,10 +23,12 @@ from ..results import Flag, GradeReport
 from .audit import audit_cells
 from .judge import JudgeRun
 from .kernel import Kernel
+from .locked import imported_packages, locked_bindings
 from .probe import KernelStudent, Options, RecordingStudent, Student, StudentBase
 from .record import record
 from .restore import read_notebook, restore
-from .sandbox import Sandbox, probe_sandbox
+from .sandbox import Sandbox, host_name, probe_sandbox, sweep_stale
+from .sanitize import strip_active_content
 
 __all__ = ["STEPS", "GradeRequest", "grade_notebook"]
 
@@ -57,6 +61,7 @@ class _State:
     submitted: nbformat.NotebookNode | None = None
     nb: nbformat.NotebookNode | None = None
     student: Student | None = None
+    deadline: float | None = None  # time.monotonic() by which the whole grade must be done
 
 
 class _Unreadable(StudentBase):
@@ -117,7 +122,11 @@ def _execute_and_judge(state: _State) -> None:
     # pytest starts, collects and computes references while the notebook runs; checks wait for the kernel
     judging = JudgeRun(autograder, seed=req.seed, student_id=req.student_id, assignment=req.assignment)
     try:
+        start = time.perf_counter()
         _run_and_probe(state, judging, limits)
+        # after the kernel shut down: the sandbox's cgroups and the scratch folder removed
+        report.timings["cleanup_s"] = time.perf_counter() - start - sum(
+            report.timings.get(k, 0.0) for k in ("kernel_start_s", "notebook_s", "checks_s", "kernel_shutdown_s"))
     except BaseException:  # never leave the checks waiting for a student that will not come
         judging.abandon(_Unreadable("grading stopped before the notebook could be probed"))
         raise
@@ -130,38 +139,91 @@ def _execute_and_judge(state: _State) -> None:
 def _run_and_probe(state: _State, judging: JudgeRun, limits: Limits) -> None:
     req, report = state.request, state.report
     assert state.nb is not None
-    with tempfile.TemporaryDirectory(prefix="pt2jax-run-") as tmp, contextlib.ExitStack() as stack:
+    timings = report.timings
+    deadline = state.deadline
+    with tempfile.TemporaryDirectory(prefix=host_name("run")) as tmp, contextlib.ExitStack() as stack:
         scratch = Path(tmp)
         _stage_workdir(req.master_path.parent, scratch)
         box = None
         if req.sandbox:
-            box = stack.enter_context(Sandbox(scratch, int(limits.memory_mb), int(limits.pids_max)))
+            box = stack.enter_context(Sandbox(scratch, int(limits.memory_mb), int(limits.pids_max),
+                                              int(limits.scratch_mb)))
         else:
             report.flags.append(Flag("unsandboxed", "graded without the sandbox, as the instructor asked"))
-        with Kernel(state.nb, scratch, limits, box) as kernel:
-            start = time.perf_counter()
-            report.execution = kernel.run_notebook()
-            report.timings["notebook_s"] = time.perf_counter() - start
-            if box is not None and box.oom_killed():
-                report.flags.append(Flag("memory_limit", f"the notebook hit the {limits.memory_mb:g} MB memory limit"))
-            for issue in report.execution.issues:
-                if issue.kind != "error":
-                    report.flags.append(Flag(issue.kind, f"cell {issue.index}: {issue.message}", issue.grade_id))
-            student: Any = KernelStudent(kernel, limits.call_timeout_s)
-            if req.record_probes is not None:
-                student = RecordingStudent(student)
-            start = time.perf_counter()
-            report.results = judging.results(student)
-            report.timings |= {"checks_s": time.perf_counter() - start, "probes_s": judging.probe_seconds,
-                               "probes": judging.probes}
-            if isinstance(student, RecordingStudent) and req.record_probes is not None:
-                student.save(req.record_probes)
-            seen = judging.student  # what the checks received
-            if seen.opaque_types:
-                types = ", ".join(sorted(seen.opaque_types)[:5])
-                report.flags.append(Flag("unexpected_type", f"functions returned objects that are not data: {types}"))
-            for problem in dict.fromkeys(seen.disagreements):
-                report.flags.append(Flag("fact_disagreement", problem))
+        start = time.perf_counter()
+        kernel = Kernel(state.nb, scratch, limits, box)
+        stack.callback(_clock, timings, "kernel_shutdown_s", +1)
+        stack.enter_context(kernel)
+        stack.callback(_clock, timings, "kernel_shutdown_s", -1)
+        kernel_student = KernelStudent(kernel, limits.call_timeout_s)
+        # before any student code: the libraries' public attributes and the real array classes
+        kernel_student.prepare(imported_packages(state.master))
+        timings["kernel_start_s"] = time.perf_counter() - start
+        bindings = locked_bindings(state.nb, state.master)
+        start = time.perf_counter()
+        report.execution = kernel.run_notebook(
+            deadline=deadline,
+            after_cell=lambda index, _cell: kernel_student.capture(bindings.get(index, [])))
+        report.timings["notebook_s"] = time.perf_counter() - start
+        if box is not None and box.oom_killed():
+            report.flags.append(Flag("memory_limit", f"the notebook hit the {limits.memory_mb:g} MB memory limit"))
+        if box is not None and box.scratch_full():
+            report.flags.append(Flag("disk_limit", f"the notebook filled its {limits.scratch_mb:g} MB working folder"))
+        if kernel.cut_cells:
+            report.flags.append(Flag("output_limit", "outputs past the per-cell limit were dropped in cells "
+                                     + ", ".join(str(i) for i in sorted(kernel.cut_cells)[:10])))
+        for issue in report.execution.issues:
+            if issue.kind != "error":
+                report.flags.append(Flag(issue.kind, f"cell {issue.index}: {issue.message}", issue.grade_id))
+        kernel_student.deadline = deadline
+        student: Any = kernel_student
+        if req.record_probes is not None:
+            student = RecordingStudent(student)
+        start = time.perf_counter()
+        report.results = judging.results(student)
+        report.timings |= {"checks_s": time.perf_counter() - start, "probes_s": judging.probe_seconds,
+                           "probes": judging.probes}
+        if isinstance(student, RecordingStudent) and req.record_probes is not None:
+            student.save(req.record_probes)
+        seen = judging.student  # what the checks received
+        if seen.opaque_types:
+            types = ", ".join(sorted(seen.opaque_types)[:5])
+            report.flags.append(Flag("unexpected_type", f"functions returned objects that are not data: {types}"))
+        for problem in dict.fromkeys(seen.disagreements):
+            report.flags.append(Flag("fact_disagreement", problem))
+        _flag_runtime(report, seen.runtime_notes, kernel_student, kernel.cell_seconds,
+                      judging.probe_seconds_by_grade, limits)
+
+
+def _clock(timings: dict[str, Any], key: str, sign: int) -> None:
+    """Called with -1 before and +1 after a phase (ExitStack callbacks run last-in first-out)."""
+    timings[key] = timings.get(key, 0.0) + sign * time.perf_counter()
+
+
+# A grade cell's probes may take this much longer than the cell itself took in the notebook before
+# the grade is flagged `slow_under_grader` (functions that notice the grader and stall).
+SLOW_FACTOR, SLOW_MARGIN_S = 10.0, 15.0
+
+
+def _flag_runtime(report: GradeReport, notes: dict[str, set[str]], student: KernelStudent,
+                  cell_seconds: dict[str, float], probe_seconds: dict[str, float], limits: Limits) -> None:
+    """Flags from what the kernel side saw around probes, and from the grade's clock."""
+    if notes.get("patched"):
+        report.flags.append(Flag("runtime_patched", "the notebook changed library functions (restored before"
+                                 f" every probe): {', '.join(sorted(notes['patched'])[:8])}"))
+    if notes.get("rebound"):
+        report.flags.append(Flag("locked_rebound", "a cell rebound names that locked cells define (the"
+                                 f" grader called the locked ones): {', '.join(sorted(notes['rebound'])[:8])}"))
+    for problem in sorted(notes.get("impure", ()))[:5]:
+        report.flags.append(Flag("not_pure_jax", problem))
+    if student.out_of_time:
+        report.flags.append(Flag("grade_time_limit", f"the whole grade passed its {limits.grade_timeout_s:g} s"
+                                 f" limit; {student.out_of_time} probe(s) were not run"))
+    for gid, seconds in sorted(probe_seconds.items()):
+        took = cell_seconds.get(gid)
+        if took is not None and seconds > SLOW_FACTOR * took + SLOW_MARGIN_S:
+            report.flags.append(Flag("slow_under_grader", f"'{gid}': its checks' calls took {seconds:.0f} s under"
+                                     f" the grader, the cell {took:.1f} s in the notebook", gid))
 
 
 def _flag_visible_only(state: _State) -> None:
@@ -193,6 +255,11 @@ def _record(state: _State) -> None:
     assert state.nb is not None
     state.report.cell_scores = record(state.nb, state.report.results)
     state.report.notebook = state.nb
+    # nothing the student wrote may run in the instructor's browser (the formgrader shows this notebook)
+    removed = strip_active_content(state.nb)
+    if removed:
+        state.report.flags.append(Flag("active_content", "removed from the graded notebook: "
+                                       + "; ".join(removed[:5])))
 
 
 STEPS: tuple[Callable[[_State], None], ...] = (_read, _restore, _audit, _execute_and_judge, _record)
@@ -217,20 +284,73 @@ def grade_notebook(request: GradeRequest) -> GradeReport:
         raise GradingError(
             f"unknown assignment {request.assignment!r}: {master_path} does not exist (run `pt2jax build`?)"
         )
+    wall = time.perf_counter()
+    timings: dict[str, float] = {"startup_s": _process_age_s()}  # interpreter start and imports
+    _exit_cleanly_on_sigterm()
+    limits = request.limits or request.course.limits
+    deadline = time.monotonic() + limits.grade_timeout_s
+    sweep_stale()  # what graders killed earlier (SIGKILL) left behind: only ours, only dead owners
+    timings["sweep_s"] = time.perf_counter() - wall
     if request.sandbox:
-        with tempfile.TemporaryDirectory(prefix="pt2jax-probe-") as tmp:
+        with tempfile.TemporaryDirectory(prefix=host_name("probe")) as tmp:
             problem = probe_sandbox(Path(tmp))
         if problem is not None:
             raise GradingError(
                 f"the sandbox does not work here ({problem}); refusing to run student code without it."
                 " Install bubblewrap and run as root, or pass --unsandboxed to accept the risk."
             )
+    timings["sandbox_probe_s"] = time.perf_counter() - wall - timings["sweep_s"]
     master = nbformat.read(master_path, as_version=4)
     report = GradeReport(request.assignment, request.seed, request.student_id)
-    state = _State(request, report, master)
-    start = time.perf_counter()
+    report.timings.update(timings)
+    state = _State(request, report, master, deadline=deadline)
     for step in STEPS:
+        start = time.perf_counter()
         step(state)
-    report.timings["total_s"] = time.perf_counter() - start
+        if step is not _execute_and_judge:
+            key = f"{step.__name__.lstrip('_')}_s"
+            report.timings[key] = report.timings.get(key, 0.0) + time.perf_counter() - start
+    _add_up(report.timings, time.perf_counter() - wall)
     return report
+
+
+# The phases of `timings` that add up to the wall time of one `pt2jax grade` (probes_s is part of
+# checks_s: the checks wait for their probes).
+PHASES = ("startup_s", "sweep_s", "sandbox_probe_s", "read_s", "restore_s", "audit_s", "kernel_start_s",
+          "notebook_s", "checks_s", "kernel_shutdown_s", "cleanup_s", "other_s")
+
+
+def _add_up(timings: dict[str, float], in_process_s: float) -> None:
+    """Close the breakdown: what no phase measured becomes ``other_s``; ``total_s`` is the wall time
+    since the interpreter started (what an instructor's clock shows for one `pt2jax grade`)."""
+    known = sum(float(v) for k, v in timings.items() if k.endswith("_s") and k not in ("probes_s", "total_s"))
+    total = timings.get("startup_s", 0.0) + in_process_s
+    timings["other_s"] = max(total - known, 0.0)
+    timings["total_s"] = total
+
+
+def _process_age_s() -> float:
+    """Seconds since this process started (its imports included), from /proc; 0 where unknown."""
+    try:
+        ticks = os.sysconf("SC_CLK_TCK")
+        start = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19]) / ticks
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return max(uptime - start, 0.0)
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """SIGTERM (a batch stopped, nbgrader's timeout before its SIGKILL) unwinds like an exception, so
+    the kernel, the sandbox's cgroups and the scratch folder are removed on the way out."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _raise_exit)
+
+
+def _raise_exit(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)
 

@@ -88,7 +88,37 @@ class StudentBase:
         """Facts reported by the kernel that the grader's own observations contradict (flagged)."""
         return self.__dict__.setdefault("_disagreements", [])
 
+    @property
+    def runtime_notes(self) -> dict[str, set[str]]:
+        """What the kernel side saw around probes: library attributes patched (``patched``, restored
+        before the call), locked helpers rebound by later cells (``rebound``), calls that ran host
+        callbacks or torch inside JAX code (``impure``); the pipeline flags them."""
+        return self.__dict__.setdefault("_runtime_notes", {})
+
+    def _note_runtime(self, reply: dict[str, Any], label: str) -> None:
+        notes = self.runtime_notes
+        for key in ("patched", "rebound"):
+            names = reply.get(key)
+            if isinstance(names, list):
+                notes.setdefault(key, set()).update(str(n)[:80] for n in names[:20])
+        impure = reply.get("impure")
+        if isinstance(impure, dict):
+            callbacks, torch_ops = impure.get("callbacks"), impure.get("torch")
+            where = str(impure.get("where", ""))[:200]
+            parts = []
+            if type(callbacks) is int and callbacks > 0:
+                parts.append(f"{callbacks} host callback(s) (jax.pure_callback / io_callback)")
+            if type(torch_ops) is int and torch_ops > 0:
+                parts.append(f"{torch_ops} torch operation(s) inside JAX code ({where})")
+            if parts:
+                notes.setdefault("impure", set()).add(f"{label}: {'; '.join(parts)}")
+                raise CheckFailed(
+                    f"{label} ran {' and '.join(parts)}. The course asks for JAX code: a function the"
+                    " grader calls for a JAX answer must not hand its work to Python on the host or to"
+                    " PyTorch (jax.debug.print is fine).")
+
     def _resolve(self, reply: dict[str, Any], label: str) -> Any:
+        self._note_runtime(reply, label)
         if "missing" in reply:
             raise StudentMissing(str(reply["missing"])[:100])
         if "raised" in reply:
@@ -194,6 +224,8 @@ class KernelStudent(StudentBase):
         self.call_timeout_s = call_timeout_s
         self._installed = False
         self._round_trip_s: float | None = None
+        self.deadline: float | None = None  # time.monotonic() past which no probe runs (the grade's limit)
+        self.out_of_time = 0  # probes refused because the grade's time was spent
 
     def _install(self) -> None:
         source = resources.files("pt2jax.grade").joinpath("kernel_side.py").read_text()
@@ -202,6 +234,18 @@ class KernelStudent(StudentBase):
         if errors:
             raise KernelDead(f"probe helper failed to load: {errors[0].get('ename')}")
         self._installed = True
+
+    def prepare(self, packages: list[str]) -> None:
+        """Before the notebook runs: install the probe helper and let it keep the libraries' public
+        attributes and real array classes as they are before any student code (``packages``: the
+        top-level packages the master's cells import)."""
+        self._install()
+        self.kernel.run_code(f"__pt2jax_setup__({json.dumps(sorted(packages))})", timeout=120)
+
+    def capture(self, names: list[str]) -> None:
+        """Right after a locked cell ran: remember what it bound to ``names`` (see kernel_side)."""
+        if names and self._installed:
+            self.kernel.run_code(f"__pt2jax_capture__({json.dumps(names)})", timeout=30)
 
     def request(
         self, op: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], options: Options = None
@@ -216,10 +260,18 @@ class KernelStudent(StudentBase):
             **(options or {}),
         }
         timeout = self.call_timeout_s
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 1:
+                self.out_of_time += 1
+                return {"timeout": 0.0}
+            timeout = min(timeout, left)
         if op == "fresh":  # the notebook's code runs again in a new process before the call
             request |= {"cells": fresh_cells(self.kernel.nb),
                         "helper": resources.files("pt2jax.grade").joinpath("kernel_side.py").read_text()}
             timeout = FRESH_TIMEOUT_FACTOR * self.call_timeout_s
+            if self.deadline is not None:
+                timeout = min(timeout, max(1.0, self.deadline - time.monotonic()))
         payload = base64.b64encode(json.dumps(request).encode()).decode("ascii")
         try:
             if not self._installed:
@@ -227,7 +279,7 @@ class KernelStudent(StudentBase):
             if op == "time" and self._round_trip_s is None:
                 self._round_trip_s = self._measure_round_trip()
             start = time.perf_counter()
-            outputs = self.kernel.run_code(f'__pt2jax_probe__("{payload}")', timeout=timeout)
+            outputs = self.kernel.run_code(f'__pt2jax_probe__("{payload}")', timeout=timeout, reply=True)
             wall = time.perf_counter() - start - (self._round_trip_s or 0.0)
         except KernelTimeout:
             return {"timeout": timeout}

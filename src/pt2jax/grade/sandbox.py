@@ -6,6 +6,15 @@ folder. Not visible: the course directory, autograder/, source/, the gradebook, 
 the pt2jax package's source. No network (own network namespace), own PID namespace, an
 unprivileged user, and memory and process-count limits from cgroup v1 (``RLIMIT_AS`` would break
 ``import torch``/JAX; ``RLIMIT_NPROC`` is ignored for root). See docs/grading.md.
+
+The cgroups are made (and entered) as root; bubblewrap mounts as root but makes no user namespace,
+and the command inside becomes host ``nobody`` (``setpriv``, no capabilities, no_new_privs): the
+sandbox's ``nobody`` is host ``nobody``, not host root (a user namespace made by root would map it
+to root), so a root-only file in a mounted folder stays unreadable and its files belong to ``nobody``.
+The working directory is a size-limited tmpfs made by bubblewrap inside the sandbox (its pages
+count against the memory cgroup too and vanish with the sandbox); the master's helper files are
+bound into it read-only. Every name this module makes on the host carries the grader's PID, so a
+later grader can sweep what a killed one left (:func:`sweep_stale`).
 """
 
 from __future__ import annotations
@@ -17,14 +26,75 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Sandbox", "SandboxUnavailable", "probe_sandbox"]
+__all__ = ["Sandbox", "SandboxUnavailable", "host_name", "probe_sandbox", "sweep_stale"]
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 NOBODY = 65534
+# Host folders and cgroups made for one grading carry this prefix and the grader's PID.
+PREFIX = "pt2jax-"
+
+
+def host_name(kind: str) -> str:
+    """``pt2jax-<kind>-<pid>-``: the prefix of a host folder made by this grader (swept once it is dead)."""
+    return f"{PREFIX}{kind}-{os.getpid()}-"
+
+
+def _owner_alive(name: str) -> bool:
+    """Whether the grader whose PID is in ``name`` (``pt2jax-<kind>-<pid>-...``) still runs."""
+    parts = name.split("-")
+    if len(parts) < 4 or not parts[2].isdigit():
+        return True  # not one of ours by this scheme: never touched
+    pid = int(parts[2])
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale(tmp: Path | None = None) -> list[str]:
+    """Remove what killed graders left behind: their cgroups (after killing anything still in them)
+    and their scratch, socket and probe folders. Only names of our scheme whose owner PID is dead."""
+    removed: list[str] = []
+    for controller in ("memory", "pids"):
+        parent = CGROUP_ROOT / controller / "pt2jax"
+        with contextlib.suppress(OSError):
+            for group in parent.iterdir():
+                if not group.is_dir() or _owner_alive(group.name):
+                    continue
+                _kill_members(group / "cgroup.procs")
+                with contextlib.suppress(OSError):
+                    group.rmdir()
+                    removed.append(str(group))
+    folder = tmp or Path(tempfile.gettempdir())
+    with contextlib.suppress(OSError):
+        for path in folder.glob(f"{PREFIX}*"):
+            if path.is_dir() and not path.is_symlink() and not _owner_alive(path.name):
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(str(path))
+    return removed
+
+
+def _kill_members(procs: Path) -> None:
+    for _ in range(20):
+        try:
+            pids = [int(p) for p in procs.read_text().split()]
+        except OSError:
+            return
+        if not pids:
+            return
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 class SandboxUnavailable(RuntimeError):
@@ -51,6 +121,26 @@ def _python_mounts() -> list[str]:
     return args
 
 
+_SYSTEM_TOPS = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32", "/proc", "/dev")
+
+
+def _parent_dirs(paths: list[Path]) -> list[str]:
+    """``--dir`` for the folders above each mount point, world-searchable (bubblewrap, as root, would
+    make them 0700 and the sandbox's nobody could not reach the mounts below them)."""
+    made: list[str] = []
+    for path in paths:
+        for parent in reversed(Path(path).parents):
+            text = str(parent)
+            system = any(text == t or text.startswith(t + "/") for t in _SYSTEM_TOPS)
+            if text in ("/", "/tmp") or text in made or system:
+                continue
+            made.append(text)
+    args: list[str] = []
+    for text in made:
+        args += ["--perms", "0755", "--dir", text]
+    return args
+
+
 @dataclass
 class Sandbox:
     """One submission's sandbox: wrap a command with :meth:`wrap`, use as a context manager."""
@@ -58,7 +148,8 @@ class Sandbox:
     scratch: Path
     memory_mb: int = 4096
     pids_max: int = 512
-    name: str = field(default_factory=lambda: f"pt2jax-{uuid.uuid4().hex[:12]}")
+    scratch_mb: int = 1024
+    name: str = field(default_factory=lambda: f"{host_name('box')}{uuid.uuid4().hex[:12]}")
 
     def _cgroups(self) -> dict[str, Path]:
         return {c: CGROUP_ROOT / c / "pt2jax" / self.name for c in ("memory", "pids")}
@@ -77,7 +168,8 @@ class Sandbox:
         except OSError as exc:
             self._remove_cgroups()
             raise SandboxUnavailable(f"cannot set up cgroup limits: {exc}") from None
-        self.scratch.chmod(0o777)  # the sandboxed user (nobody) writes here
+        # bubblewrap runs as nobody: it must reach the staged helper files (it never writes here)
+        self.scratch.chmod(0o755)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -86,22 +178,29 @@ class Sandbox:
 
     def kill_all(self) -> None:
         """SIGKILL every process still in the submission's cgroup (forks included)."""
-        procs = self._cgroups()["pids"] / "cgroup.procs"
-        for _ in range(20):
-            try:
-                pids = [int(p) for p in procs.read_text().split()]
-            except OSError:
-                return
-            if not pids:
-                return
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+        _kill_members(self._cgroups()["pids"] / "cgroup.procs")
+
+    def members(self) -> list[int]:
+        """Host PIDs of the processes in the submission's cgroup."""
+        try:
+            return [int(p) for p in (self._cgroups()["pids"] / "cgroup.procs").read_text().split()]
+        except OSError:
+            return []
 
     def _remove_cgroups(self) -> None:
         for group in self._cgroups().values():
             with contextlib.suppress(OSError):
                 group.rmdir()
+
+    def scratch_full(self) -> bool:
+        """Whether the working folder (a tmpfs inside the sandbox, seen through a member's root) is
+        nearly full: the notebook hit ``scratch_mb``."""
+        for pid in self.members():  # bubblewrap's own monitor sees the host's folder: try them all
+            with contextlib.suppress(OSError):
+                stat = os.statvfs(f"/proc/{pid}/root{self.scratch}")
+                if stat.f_blocks and stat.f_bavail < 0.05 * stat.f_blocks:
+                    return True
+        return False
 
     def oom_killed(self) -> bool:
         """Whether the memory limit was hit (the kernel was killed for memory)."""
@@ -119,22 +218,44 @@ class Sandbox:
         bwrap = shutil.which("bwrap")
         if bwrap is None:
             raise SandboxUnavailable("bubblewrap (bwrap) is not installed: apt-get install bubblewrap")
-        mounts: list[str] = []
-        for path in (self.scratch, *binds):
+        size = str(self.scratch_mb * 1024 * 1024)
+        # the working directory: a tmpfs of bounded size (inside the sandbox, gone with it), holding
+        # the master's helper files read-only
+        mounts: list[str] = ["--perms", "0777", "--size", size, "--tmpfs", str(self.scratch)]
+        for item in sorted(self.scratch.iterdir()) if self.scratch.is_dir() else ():
+            if item.is_file() and not item.is_symlink():
+                mounts += ["--ro-bind", str(item), str(item)]
+        for path in binds:
             mounts += ["--bind", str(path), str(path)]
+        if os.geteuid() == 0:
+            # As root, bubblewrap mounts as root (the interpreter may live under /root) but makes no
+            # user namespace, whose only mapping would make the sandbox's nobody host root; the
+            # command then becomes host nobody (setpriv, with no capability left and no_new_privs).
+            isolate = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+                       "--unshare-cgroup-try", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
+                       "--cap-add", "CAP_SETPCAP"]
+            setpriv = shutil.which("setpriv")
+            if setpriv is None:
+                raise SandboxUnavailable("setpriv (util-linux) is needed to run the sandbox as nobody")
+            drop = [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+                    "--inh-caps=-all", "--bounding-set=-all", "--"]
+        else:  # an unprivileged grader: the user namespace maps the sandbox user to this user
+            isolate = ["--unshare-all", "--uid", str(NOBODY), "--gid", str(NOBODY)]
+            drop = []
         inner = [
-            bwrap, "--die-with-parent", "--new-session", "--unshare-all",
-            "--uid", str(NOBODY), "--gid", str(NOBODY),
+            bwrap, "--die-with-parent", "--new-session", *isolate,
             # /tmp first: the venv or the scratch dir may live under /tmp, and later mounts win
-            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
-            *_system_mounts(), *_python_mounts(), *mounts,
+            "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", size, "--tmpfs", "/tmp",
+            *_system_mounts(),
+            *_parent_dirs([Path(sys.base_prefix).resolve(), Path(sys.prefix), self.scratch, *binds]),
+            *_python_mounts(), *mounts,
             "--chdir", str(self.scratch),
             # the grader's PID means nothing in the new PID namespace; --die-with-parent covers it
             "--unsetenv", "JPY_PARENT_PID",
             "--setenv", "HOME", str(self.scratch),
             "--setenv", "MPLCONFIGDIR", str(self.scratch / ".matplotlib"),
             "--setenv", "IPYTHONDIR", str(self.scratch / ".ipython"),
-            "--", *argv,
+            "--", *drop, *argv,
         ]
         enter = " && ".join(f"echo $$ > {shlex.quote(str(g / 'cgroup.procs'))}" for g in self._cgroups().values())
         return ["/bin/sh", "-c", f"{enter} && exec {shlex.join(inner)}"]
