@@ -1,0 +1,1 @@
+../03_resnet/_reference.py

@@ -1,0 +1,1 @@
+../03_resnet/_torch_resnet.py

@@ -1,0 +1,115 @@
+"""Hidden checks for Parts 4 and 5 of 04_training: a short training run on the stand-in learns, and a
+checkpointed run resumes exactly (the run check and Exercise 6)."""
+
+from pathlib import Path
+
+import numpy as np
+
+from pt2jax.checks import StudentArray, expect, fail, graded, load_helper, show
+
+ref = load_helper(Path(__file__).with_name("_reference.py"))
+_CACHE: dict = {}
+
+# The short run is fixed (seed, budget), not drawn: it must fit the CPU budget (docs/budgets.md) and its
+# margin over chance was measured for the solution (docs/budgets.md, 04_training).
+RUN = {"seed": 0, "steps": 40, "batch_size": 8, "peak_lr": 3e-3}
+CHUNK = 8  # steps per call: each call stays well under the per-call time limit without the fastconv opt-in
+N_TEST = 120
+CHANCE = 0.1
+MIN_ACCURACY = 0.25
+
+
+def _short_run(student):
+    key = id(student)
+    if key not in _CACHE:
+        student.call("graded_run_start", RUN["seed"], RUN["steps"], RUN["batch_size"], RUN["peak_lr"])
+        losses = []
+        for _ in range(RUN["steps"] // CHUNK):
+            got = student.call("graded_run_steps", CHUNK)
+            if not (isinstance(got, list) and len(got) == CHUNK and all(isinstance(v, float) for v in got)):
+                fail(f"graded_run_steps({CHUNK}) should return {CHUNK} losses; got {show(got)}.")
+            losses += got
+        _CACHE[key] = {"losses": losses, "test": student.call("graded_run_test", N_TEST)}
+    return _CACHE[key]
+
+
+@graded("ex05_run_check", points=1)
+def test_short_run_lowers_the_loss(student, rng):
+    """40 steps at batch 8 on the stand-in: the last 10 steps' mean loss is below the first 10 steps'."""
+    losses = _short_run(student)["losses"]
+    if not (isinstance(losses, list) and len(losses) == RUN["steps"] and all(isinstance(v, float) for v in losses)):
+        fail(f"graded_short_run should report {RUN['steps']} losses; got {show(losses)}.")
+    first, last = float(np.mean(losses[:10])), float(np.mean(losses[-10:]))
+    expect(bool(np.isfinite(losses).all()) and last < first,
+           f"Training did not lower the loss: mean {first:.3f} over the first 10 steps, {last:.3f} over the last 10.")
+
+
+@graded("ex05_run_check", points=2)
+def test_short_run_beats_chance_on_the_test_split(student, rng):
+    """After the short run the test accuracy (first 120 test images) is well above chance (10 %)."""
+    test = _short_run(student)["test"]
+    acc = test.get("accuracy") if isinstance(test, dict) else None
+    if not isinstance(acc, float):
+        fail(f"evaluate should return {{'accuracy': float, ...}}; got {show(test)}.")
+    expect(acc >= MIN_ACCURACY, f"After {RUN['steps']} steps the test accuracy is {acc:.3f}; the course's solution"
+           f" reaches well above {MIN_ACCURACY} (chance: {CHANCE}).")
+
+
+def _resume(student, rng):
+    key = ("resume", id(student))
+    if key not in _CACHE:
+        seed = int(rng.integers(2**31))
+        batches = [(rng.normal(size=(4, 32, 32, 3)).astype(np.float32), rng.integers(0, 10, 4).astype(np.int32))
+                   for _ in range(3)]
+        peak, wd = float(rng.uniform(5e-4, 3e-3)), float(rng.uniform(1e-4, 1e-2))
+        run = ref.unwrap_dict(student.call("graded_resume_save", seed, batches, 2, peak, 2, 20, wd),
+                              ("saved", "loss", "after"), "graded_resume_save")
+        resumed = ref.unwrap_dict(student.call("graded_resume_restore"), ("restored", "loss", "after", "count"),
+                                  "graded_resume_restore")
+        got = {"saved": run["saved"], "restored": resumed["restored"], "losses": [run["loss"], resumed["loss"]],
+               "after": [run["after"], resumed["after"]], "count": resumed["count"]}
+        _CACHE[key] = got
+    return _CACHE[key]
+
+
+def _differences(a, b):
+    if not (isinstance(a, dict) and isinstance(b, dict)):
+        return ["(no state reported)"]
+    out = []
+    for part in ("model", "optimizer"):
+        x, y = a.get(part), b.get(part)
+        if not (isinstance(x, dict) and isinstance(y, dict)):
+            out.append(part)
+            continue
+        out += [f"{part}: {p}" for p in sorted(set(x) | set(y)) if x.get(p) != y.get(p)]
+    return out
+
+
+@graded("ex06_checkpoint_check", points=2)
+def test_restore_brings_back_model_and_optimizer(student, rng):
+    """A freshly built model and optimizer hold exactly the saved states after restore_checkpoint."""
+    got = _resume(student, rng)
+    differ = _differences(got["saved"], got["restored"])
+    if differ:
+        opt = [d for d in differ if d.startswith("optimizer")]
+        fail(f"After restore_checkpoint, {len(differ)} variables differ from the saved ones ({differ[:3]}...)."
+             + (" The optimizer's state (step count, Adam's mu and nu) is part of a run: save and restore"
+                " nnx.state(optimizer) too." if opt and len(opt) == len(differ) else ""),
+             None if opt and len(opt) == len(differ) else "state_dict_vs_nnx_state")
+
+
+@graded("ex06_checkpoint_check", points=2)
+def test_resumed_step_equals_uninterrupted_step(student, rng):
+    """The step after restoring gives the uninterrupted run's loss and state, and the step count continues."""
+    got = _resume(student, rng)
+    losses = got["losses"] if isinstance(got["losses"], list) and len(got["losses"]) == 2 else [None, None]
+    a, b = losses
+    same_loss = isinstance(a, StudentArray) and isinstance(b, StudentArray) and a.shape == b.shape == () and bool(
+        np.allclose(a.value, b.value, rtol=1e-6, atol=1e-6))
+    expect(same_loss, f"The resumed step's loss {show(b)} is not the uninterrupted run's {show(a)}.")
+    after = got["after"] if isinstance(got["after"], list) and len(got["after"]) == 2 else [None, None]
+    differ = _differences(*after)
+    expect(not differ, f"After the resumed step, {len(differ)} variables differ from the uninterrupted run"
+           f" ({differ[:3]}...).")
+    expect(got["count"] == 3, f"The resumed optimizer's step count is {got['count']!r} after 2 + 1 steps, not 3:"
+           " the schedule would restart.")
