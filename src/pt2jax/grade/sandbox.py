@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -69,9 +70,11 @@ def sweep_stale(tmp: Path | None = None) -> list[str]:
         parent = CGROUP_ROOT / controller / "pt2jax"
         with contextlib.suppress(OSError):
             for group in parent.iterdir():
-                if not group.is_dir() or _owner_alive(group.name):
+                legacy = re.fullmatch(r"pt2jax-[0-9a-f]{12}", group.name) is not None  # before PIDs in names
+                if not group.is_dir() or (_owner_alive(group.name) and not legacy):
                     continue
-                _kill_members(group / "cgroup.procs")
+                if not legacy:  # a legacy group is only removed when empty (rmdir refuses otherwise)
+                    _kill_members(group / "cgroup.procs")
                 with contextlib.suppress(OSError):
                     group.rmdir()
                     removed.append(str(group))
