@@ -16,7 +16,7 @@ RUN = {"seed": 0, "steps": 40, "batch_size": 8, "peak_lr": 3e-3}
 CHUNK = 8  # steps per call: each call stays well under the per-call time limit without the fastconv opt-in
 N_TEST = 120
 CHANCE = 0.1
-MIN_ACCURACY = 0.25
+MIN_ACCURACY = 0.2  # the solution reaches 0.30 on these 120 images; chance is 0.10 +- 0.027
 
 
 def _short_run(student):

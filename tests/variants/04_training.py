@@ -229,12 +229,6 @@ VARIANTS = {
         "answers": {"ex02_optimizer": _OPTIMIZER.format(decay_steps="total_steps", mask="True")},
         "lost": {"ex02_optimizer_check": 2},
     },
-    "summed_loss": {
-        "description": "returns the sum of the per-example losses (reduction='sum'): Adam hardly notices, the"
-        " reported loss does",
-        "answers": {"ex03_train_step": _STEP.format(reduce="sum", metric_loss="losses")},
-        "lost": {"ex03_train_step_check": 1},
-    },
     "average_of_batch_means": {
         "description": "feeds each batch's mean loss to nnx.metrics.Average: the average of batch means",
         "answers": {"ex03_train_step": _STEP.format(reduce="mean", metric_loss="loss")},
