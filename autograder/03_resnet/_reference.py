@@ -163,7 +163,7 @@ def torch_block(x, p, prefix, down, *, slip=None):
         short = x
     if slip == "missing_shortcut":
         return F.relu(out)
-    return out if slip == "relu_before_add" else F.relu(out + short)
+    return F.relu(out + short)  # relu_before_add: the tutorial's block, ReLU, add, ReLU again
 
 
 BLOCK_SLIPS = ("relu_before_add", "missing_shortcut", "same_padding_stride2", "batchnorm_train_mode",

@@ -7,8 +7,11 @@ import numpy as np
 import torch
 
 from pt2jax.checks import (
+    CheckFailed,
     StudentArray,
+    StudentRaised,
     as_jax,
+    call_fresh,
     expect,
     expect_array,
     extra_hints,
@@ -173,24 +176,15 @@ _CAUSES = {
 }
 
 
-@graded("ex05_port_check", points=3)
-def test_port_logits(student, rng):
-    """With ported weights, eval-mode logits equal torch's to 1e-4 (max abs error); otherwise the first
-    diverging stage or block is named, with the likely cause."""
-    model, x, _, stages = _port(student, rng)
-    want = _torch_stages(model, x)
-    if not isinstance(stages, dict) or not isinstance(stages.get("logits"), StudentArray):
-        fail(f"graded_port returned no logits ({show(stages)}).")
-    logits = stages["logits"]
-    if ref.close(logits, want["logits"].numpy(), tol=0) or (
-            isinstance(logits, StudentArray) and logits.shape == tuple(want["logits"].shape)
-            and float(np.abs(logits.value - want["logits"].numpy()).max()) <= 1e-4):
-        return
-    sd = model.state_dict()
+def _first_divergence(stages, want, x, sd):
+    """(text, hint) naming the first stage or block whose eval-mode activations differ from torch's,
+    with the likely cause when a torch block with a known slip reproduces it; None if all match."""
+    if not isinstance(stages, dict):
+        return None
     previous = x
     for name, act in want.items():
         if name == "logits":
-            break
+            return None
         got = stages.get(name)
         if ref.close(got, ref.nhwc(act)):
             previous = got.value
@@ -207,9 +201,27 @@ def test_port_logits(student, rng):
                 cause = f" It matches torch's block computed with {_CAUSES[slip]}."
                 hints.append("missing_shortcut" if slip == "no_projection_bn" else slip)
         shown = f"{got.shape}" if isinstance(got, StudentArray) else show(got)
-        fail(f"The logits differ from torch's (eval mode, ported weights, images {x.shape}). The first"
-             f" activations that differ are after {name} (yours {shown}, torch's {tuple(ref.nhwc(act).shape)});"
-             f" everything before matches.{cause}", hints[0] if hints else None)
+        return (f"The first activations that differ are after {name} (yours {shown}, torch's"
+                f" {tuple(ref.nhwc(act).shape)}); everything before matches.{cause}", hints[0] if hints else None)
+    return None
+
+
+@graded("ex05_port_check", points=3)
+def test_port_logits(student, rng):
+    """With ported weights, eval-mode logits equal torch's to 1e-4 (max abs error); otherwise the first
+    diverging stage or block is named, with the likely cause."""
+    model, x, _, stages = _port(student, rng)
+    want = _torch_stages(model, x)
+    if not isinstance(stages, dict) or not isinstance(stages.get("logits"), StudentArray):
+        fail(f"graded_port returned no logits ({show(stages)}).")
+    logits = stages["logits"]
+    if ref.close(logits, want["logits"].numpy(), tol=0) or (
+            isinstance(logits, StudentArray) and logits.shape == tuple(want["logits"].shape)
+            and float(np.abs(logits.value - want["logits"].numpy()).max()) <= 1e-4):
+        return
+    found = _first_divergence(stages, want, x, model.state_dict())
+    if found is not None:
+        fail(f"The logits differ from torch's (eval mode, ported weights, images {x.shape}). {found[0]}", found[1])
     expect_array(logits, want["logits"], rtol=0, atol=1e-4,
                  what="the logits of your ported ResNet18 (eval mode); the stages all match, so look at"
                       " the pooling and fc")
@@ -272,6 +284,10 @@ def test_eval_forward(student, rng):
     mean, var = after.get("layers/1/mean"), after.get("layers/1/var")
     if not (isinstance(mean, StudentArray) and isinstance(var, StudentArray)):
         fail("train_forward(net, x) left no running statistics to evaluate with.")
+    for key, value, torch_stat in (("mean", mean, bn.running_mean), ("var", var, bn.running_var)):
+        # student data first validated (kind, dtype, shape) so that a wrong one is feedback, not a crash
+        expect_array(value, torch_stat, rtol=0, atol=np.inf, what=f"the running {key} after train_forward(net, x)",
+                     hints=("batchnorm_train_mode",))
     with torch.no_grad():
         bn.running_mean.copy_(torch.from_numpy(mean.value.astype(np.float32)))
         bn.running_var.copy_(torch.from_numpy(var.value.astype(np.float32)))
@@ -282,6 +298,33 @@ def test_eval_forward(student, rng):
         for key in ("layers/1/mean", "layers/1/var"):
             expect_array(after_eval.get(key), after[key], rtol=0, atol=0,
                          what=f"{key} after eval_forward (it must not move)")
+
+
+def _expect_train_logits(student, seed, x, got, want):
+    """Train-mode logits of the ported model. When they differ, a cause is named only on evidence:
+    torch's *eval-mode* logits mean the model was not put in training mode; a block that differs
+    already in eval mode (the graded_port of Exercise 5) is named as Exercise 5 names it; otherwise
+    no cause is guessed."""
+    what = "train_forward(ported model, x): the logits"
+    if (isinstance(got, StudentArray) and got.shape == tuple(want.shape)
+            and float(np.abs(got.value.astype(np.float64) - want.numpy()).max(initial=0.0)) <= 1e-4):
+        return
+    model = ref.randomized_torch_model(seed)
+    with torch.no_grad():
+        eval_logits = model(ref.nchw(x)).numpy()
+    if ref.close(got, eval_logits, tol=1e-5):
+        fail(f"{what} are torch's logits in *evaluation* mode: train_forward did not put the model in training"
+             " mode, so BatchNorm normalized with its running statistics instead of the batch's.",
+             "batchnorm_train_mode")
+    port = student.call("graded_port", seed, x)
+    stages = port.get("stages") if isinstance(port, dict) else None
+    found = _first_divergence(stages, _torch_stages(model, x), x, model.state_dict())
+    if found is not None:
+        fail(f"{what} differ from torch's. The model differs already in evaluation mode (the port of Exercise 5"
+             f" on the same images): {found[0]}", found[1])
+    expect_array(got, want, rtol=0, atol=1e-4,
+                 what=f"{what} (in evaluation mode your model matches torch's, so look at what training mode"
+                      " changes: each BatchNorm normalizes with the batch's own mean and biased variance)")
 
 
 def _bn_sizes(model, x):
@@ -313,8 +356,7 @@ def test_resnet_train_step(student, rng):
         sizes = _bn_sizes(model, ref.nchw(x1))
         model.load_state_dict(old)
         want_train = model(ref.nchw(x1))
-    with extra_hints("batchnorm_train_mode"):
-        expect_array(got["train"], want_train, rtol=0, atol=1e-4, what="train_forward(ported model, x): the logits")
+    _expect_train_logits(student, seed, x1, got["train"], want_train)
     after = got["after_train"] if isinstance(got["after_train"], dict) else {}
     sd = model.state_dict()
     flax_like = {}
@@ -331,6 +373,8 @@ def test_resnet_train_step(student, rng):
                      hints=("bn_momentum", "bn_biased_variance"))
     after_eval = got["after_eval"] if isinstance(got["after_eval"], dict) else {}
     for path, arr in after.items():
+        if not isinstance(arr, StudentArray):
+            continue  # the interface's statistics were checked above; anything else is the student's own
         expect(ref.same_print(after_eval.get(path), ref.fingerprint(arr.value)),
                f"{path} changed during eval_forward: evaluation mode must leave the statistics alone.",
                "batchnorm_train_mode")
@@ -346,20 +390,49 @@ def test_resnet_train_step(student, rng):
 
 # Exercise 7 -------------------------------------------------------------------------------------
 
+_ROUNDTRIPS: dict[int, tuple] = {}  # one fresh process per grade (it reruns the notebook's code): by student
+
+
 def _roundtrip(student, rng):
+    """Save in the student's kernel, load in a new Python process that ran only the notebook's code:
+    a state kept in the kernel's memory (a module-level dict, a cache) cannot come back there. The three
+    checks of Exercise 7 judge one such round trip (the first check's inputs)."""
+    if id(student) not in _ROUNDTRIPS:
+        try:
+            _ROUNDTRIPS[id(student)] = (True, _fresh_roundtrip(student, rng))
+        except CheckFailed as exc:
+            _ROUNDTRIPS[id(student)] = (False, exc)
+    ok, result = _ROUNDTRIPS[id(student)]
+    if not ok:
+        raise result
+    return result
+
+
+def _fresh_roundtrip(student, rng):
     seed = int(rng.integers(2**31))
     x = _images(rng, 2)
-    got = ref.unwrap_dict(student.call("graded_roundtrip", seed, x), ("state", "kinds", "original", "logits"),
-                          "graded_roundtrip")
+    saved = ref.unwrap_dict(student.call("graded_save", seed, x), ("path", "original", "logits"), "graded_save")
     want = {}
     for i, (path, shape) in enumerate(sorted(_SHAPES.items())):
         values = np.random.default_rng([seed, i]).normal(size=shape).astype(np.float32)
         want[path] = ref.fingerprint(np.abs(values) + np.float32(0.1) if path.endswith("/var") else values)
-    state = got["state"] if isinstance(got["state"], dict) else {}
-    original = got["original"] if isinstance(got["original"], dict) else {}
+    original = saved["original"] if isinstance(saved["original"], dict) else {}
     if set(original) != set(_SHAPES) or any(not ref.same_print(original[p], want[p]) for p in want):
-        fail("graded_roundtrip could not fill a ResNet18 with the grader's values: check Exercise 4 first.")
-    return got, state, want
+        fail("graded_save could not fill a ResNet18 with the grader's values: check Exercise 4 first.")
+    if not isinstance(saved["path"], str):
+        fail(f"graded_save returned no path ({show(saved['path'])}).")
+    try:
+        loaded = call_fresh(student, "graded_load", saved["path"], x)
+    except StudentRaised as exc:
+        raise CheckFailed(f"{_FRESH} there, load_state raised {exc.exc_type}: {exc.message[:400]}", exc.hints) from None
+    loaded = ref.unwrap_dict(loaded, ("state", "kinds", "logits"), "graded_load")
+    state = loaded["state"] if isinstance(loaded["state"], dict) else {}
+    return saved, loaded, state, want
+
+
+_FRESH = ("The grader saved a model with your save_state, then loaded the file with your load_state in a new"
+          " Python process that ran only your notebook's code (nothing kept in memory survives that): the state"
+          " must be in the file at `path`.")
 
 
 def _restored(state, want, stats):
@@ -368,30 +441,30 @@ def _restored(state, want, stats):
             continue
         got = state.get(path)
         expect(isinstance(got, list) and got == print_,
-               f"{path} did not come back exactly after save_state and load_state.",
+               f"{path} did not come back exactly after save_state and load_state. {_FRESH}",
                "state_dict_vs_nnx_state" if stats else None)
 
 
 @graded("ex07_save_check", points=1)
 def test_params_restored(student, rng):
-    """After save_state and load_state into a fresh model, every nnx.Param is restored exactly."""
-    _, state, want = _roundtrip(student, rng)
+    """After save_state, load_state in a fresh process restores every nnx.Param exactly."""
+    _, _, state, want = _roundtrip(student, rng)
     _restored(state, want, False)
 
 
 @graded("ex07_save_check", points=1)
 def test_batch_stats_restored(student, rng):
     """Every BatchNorm statistic (nnx.BatchStat) is restored exactly too."""
-    _, state, want = _roundtrip(student, rng)
+    _, _, state, want = _roundtrip(student, rng)
     _restored(state, want, True)
 
 
 @graded("ex07_save_check", points=1)
 def test_loaded_logits(student, rng):
-    """The loaded model computes exactly the saved model's eval-mode logits."""
-    got, _, _ = _roundtrip(student, rng)
-    logits = got["logits"] if isinstance(got["logits"], list) and len(got["logits"]) == 2 else [None, None]
-    if not isinstance(logits[0], StudentArray):
-        fail(f"graded_roundtrip returned no logits ({show(got['logits'])}).")
-    expect_array(logits[1], logits[0].value, rtol=0, atol=0, what="the loaded model's logits",
+    """The model loaded in a fresh process computes the saved model's eval-mode logits."""
+    saved, loaded, _, _ = _roundtrip(student, rng)
+    if not isinstance(saved["logits"], StudentArray):
+        fail(f"graded_save returned no logits ({show(saved['logits'])}).")
+    expect_array(loaded["logits"], saved["logits"].value, rtol=0, atol=1e-6,
+                 what="the logits of the model your load_state read in a new Python process",
                  hints=("state_dict_vs_nnx_state",))

@@ -66,6 +66,8 @@ VARIANTS = {
         " convolutions it pads (0, 1) where torch pads (1, 1): same shapes, shifted values from layer2 on",
         "answers": {"ex02_conv_bn": _CONV_BN.format(padding='"SAME"', momentum="0.9")},
         "lost": {"ex02_conv_bn_check": 2, "ex03_block_check": 2, "ex05_port_check": 3, "ex06_modes_check": 2},
+        "hints": {"ex05_port_check": ["same_padding_stride2"]},
+        "not_hints": {"ex06_modes_check": ["batchnorm_train_mode"]},
     },
     "reshape_images": {
         "description": "turns NCHW into NHWC with reshape, as x.view(n, h, w, c) would: right shape, scrambled"
@@ -112,6 +114,9 @@ VARIANTS = {
         "description": "the tutorial's block: ReLU after the second BatchNorm, before the shortcut is added",
         "answers": {"ex03_block": _BLOCK},
         "lost": {"ex03_block_check": 4, "ex05_port_check": 3, "ex06_modes_check": 2},
+        # the divergence feedback names the slip (issue 13.9); ex06 does not blame BatchNorm's mode (13.10)
+        "hints": {"ex03_block_check": ["relu_before_add"], "ex05_port_check": ["relu_before_add"]},
+        "not_hints": {"ex06_modes_check": ["batchnorm_train_mode"]},
     },
     "reshaped_kernels": {
         "description": "copies torch's OIHW kernels with reshape instead of transpose: the shapes fit, the"
@@ -124,5 +129,65 @@ VARIANTS = {
         " parameters in torch): Flax's defaults stay, which a fresh torch model would share",
         "answers": {"ex05_port": _PORT.format(kernel=_TRANSPOSED, stats="")},
         "lost": {"ex05_port_check": 5, "ex06_modes_check": 2},
+    },
+    "memory_save": {
+        "description": "save_state keeps the state in a module-level dict and load_state returns it from"
+        " memory: nothing is written to path (issue 13.5)",
+        "answers": {"ex07_save": (
+            "_saved = {}\n"
+            "\n"
+            "\n"
+            "def save_state(model, path):\n"
+            "    _saved[path] = {p: v[...] for p, v in flat_state(model).items()}\n"
+            "    open(path, 'wb').close()\n"
+            "\n"
+            "\n"
+            "def load_state(model, path):\n"
+            "    load_flat(model, _saved.get(path, {}))\n"
+            "    return model\n"
+        )},
+        "lost": {"ex07_save_check": 3},
+    },
+    "pickle_save_setattr_stages": {
+        "description": "not wrong: stages built with setattr in a loop, a docstring about 'the points',"
+        " and a pickle-based save; full marks and no review flag (issue 13.8)",
+        "answers": {
+            "ex04_resnet": (
+                "class ResNet18(nnx.Module):\n"
+                "    def __init__(self, num_classes, *, rngs):\n"
+                '        """ResNet18; the stem samples the image at the points of a 3x3 grid."""\n'
+                "        self.conv1_bn1 = conv_bn(3, 64, 3, 1, rngs=rngs)\n"
+                "        widths = [64, 64, 128, 256, 512]\n"
+                "        for i in range(1, 5):\n"
+                "            cin, cout = widths[i - 1], widths[i]\n"
+                "            stage = nnx.Sequential(BasicBlock(cin, cout, i > 1, rngs=rngs),\n"
+                "                                   BasicBlock(cout, cout, rngs=rngs))\n"
+                '            setattr(self, f"layer{i}", stage)\n'
+                "        self.fc = nnx.Linear(512, num_classes, rngs=rngs)\n"
+                "\n"
+                "    def __call__(self, x):\n"
+                "        x = nnx.max_pool(nnx.relu(self.conv1_bn1(x)), (2, 2), strides=(2, 2))\n"
+                "        for i in range(1, 5):\n"
+                '            x = getattr(self, f"layer{i}")(x)\n'
+                "        return self.fc(jnp.mean(x, axis=(1, 2)))\n"
+            ),
+            "ex07_save": (
+                "import pickle\n"
+                "\n"
+                "\n"
+                "def save_state(model, path):\n"
+                "    arrays = {p: np.asarray(v[...]) for p, v in flat_state(model).items()}\n"
+                "    with open(path, 'wb') as f:\n"
+                "        pickle.dump(arrays, f)\n"
+                "\n"
+                "\n"
+                "def load_state(model, path):\n"
+                "    with open(path, 'rb') as f:\n"
+                "        arrays = pickle.load(f)\n"
+                "    load_flat(model, arrays)\n"
+                "    return model\n"
+            ),
+        },
+        "lost": {},
     },
 }

@@ -447,10 +447,21 @@ def __pt2jax_fresh_answer(job, namespace):
 def __pt2jax_fresh(request):
     """Run the cells the grader sent in a new Python process (same sandbox, same folder), then call
     the function there: nothing this kernel holds in memory reaches that call."""
+    import gc
     import os
     import subprocess
     import tempfile
 
+    # both processes share the submission's memory limit: give back what this kernel can spare
+    # (compiled programs are rebuilt on demand, nothing the notebook defined is touched)
+    jax = _sys.modules.get("jax")
+    with _contextlib.suppress(Exception):
+        if jax is not None:
+            jax.clear_caches()
+        gc.collect()
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
     with tempfile.TemporaryDirectory(prefix="pt2jax-fresh-") as folder:
         job, out = os.path.join(folder, "job.json"), os.path.join(folder, "reply.json")
         with open(job, "w") as f:

@@ -316,23 +316,28 @@ FRESH_TIMEOUT_FACTOR = 4  # a fresh call may take this many call time limits (th
 def fresh_cells(nb: Any) -> list[str]:
     """The code a fresh process runs before a ``fresh`` call: every code cell of the notebook in
     order, except that grade cells contribute only their imports, functions and classes (the locked
-    helpers the grader calls), not their self-check computations."""
-    from ..nbmeta import is_grade_cell
+    helpers the grader calls), not their self-check computations. The definitions of every locked cell
+    run once more at the end, so a later cell cannot rebind a locked helper there."""
+    from ..nbmeta import is_grade_cell, is_locked
 
-    cells = []
+    keep = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+    def definitions(source: str) -> str:
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            return ""
+        return "\n\n".join(ast.unparse(node) for node in tree.body if isinstance(node, keep))
+
+    cells, locked = [], []
     for cell in nb.cells:
         if cell.get("cell_type") != "code":
             continue
         source = str(cell.get("source", ""))
-        if is_grade_cell(cell):
-            try:
-                tree = ast.parse(source)
-            except SyntaxError:
-                continue
-            keep = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-            source = "\n\n".join(ast.unparse(node) for node in tree.body if isinstance(node, keep))
-        cells.append(source)
-    return cells
+        cells.append(definitions(source) if is_grade_cell(cell) else source)
+        if is_locked(cell) or is_grade_cell(cell):
+            locked.append(definitions(source))
+    return cells + locked
 
 
 @dataclass
