@@ -23,7 +23,7 @@ c.CourseDirectory.course_id = "pt2jax"
 c.CourseDirectory.root = here
 c.CourseDirectory.solution_directory = "solutions"
 # The jupytext .md in source/<assignment>/ holds the solutions: never copy it to students or graders.
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.md"]
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.md", "DRAFT"]
 # The exchange lives in the project (gitignored; `make lab` creates it world-writable as nbgrader
 # wants); PT2JAX_EXCHANGE points instructor and student at another one (the e2e test uses a temp dir).
 c.Exchange.root = os.environ.get("PT2JAX_EXCHANGE") or os.path.join(here, "exchange")

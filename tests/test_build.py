@@ -185,3 +185,10 @@ def test_sample_submissions_are_fresh(tmp_path: Path) -> None:
         "run .venv/bin/python examples/make_submissions.py"
     for rel in fresh:
         assert (tmp_path / rel).read_bytes() == (committed / rel).read_bytes(), f"examples/submissions/{rel} is stale"
+
+
+def test_a_draft_assignment_is_left_out_of_the_course(tmp_path: Path) -> None:
+    course = make_course(tmp_path / "course")
+    assert course.assignments() == [TINY]
+    (course.source / TINY / "DRAFT").write_text("not ready\n")
+    assert course.assignments() == []

@@ -8,7 +8,9 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["CourseDir", "Limits", "find_course_root", "tool_env"]
+__all__ = ["DRAFT_MARK", "CourseDir", "Limits", "find_course_root", "tool_env"]
+
+DRAFT_MARK = "DRAFT"  # source/<a>/DRAFT: the assignment is work in progress (its text says what is missing)
 
 
 @dataclass(frozen=True)
@@ -78,8 +80,11 @@ class CourseDir:
         return Limits.from_pyproject(self.root / "pyproject.toml")
 
     def assignments(self) -> list[str]:
-        """Assignment ids: the folders of source/ that hold ``<id>/<id>.md``."""
-        return sorted(p.parent.name for p in self.source.glob("*/*.md") if p.stem == p.parent.name)
+        """Assignment ids: the folders of source/ that hold ``<id>/<id>.md``, except drafts (a folder
+        with a ``DRAFT`` file: built and graded only when named, e.g. `pt2jax build 04_training`;
+        not released, not in the test matrix, not in `make demo`)."""
+        return sorted(p.parent.name for p in self.source.glob("*/*.md")
+                      if p.stem == p.parent.name and not (p.parent / DRAFT_MARK).exists())
 
     def report_file(self, assignment: str, student: str, suffix: str = ".json") -> Path:
         """``reports/<assignment>/<student><suffix>``: pt2jax's records of one submission (the grade
