@@ -200,9 +200,10 @@ def _clock(timings: dict[str, Any], key: str, sign: int) -> None:
     timings[key] = timings.get(key, 0.0) + sign * time.perf_counter()
 
 
-# A grade cell's probes may take this much longer than the cell itself took in the notebook before
-# the grade is flagged `slow_under_grader` (functions that notice the grader and stall).
-SLOW_FACTOR, SLOW_MARGIN_S = 10.0, 15.0
+# A grade cell's probes may take SLOW_FACTOR times what the cell itself took in the notebook, plus
+# SLOW_MARGIN_CALLS call time limits, before the grade is flagged `slow_under_grader` (functions that
+# notice the grader and stall; the margin keeps a busy machine's slow calls out of it).
+SLOW_FACTOR, SLOW_MARGIN_CALLS = 10.0, 2.0
 
 
 def _flag_runtime(report: GradeReport, notes: dict[str, set[str]], student: KernelStudent,
@@ -221,7 +222,7 @@ def _flag_runtime(report: GradeReport, notes: dict[str, set[str]], student: Kern
                                  f" limit; {student.out_of_time} probe(s) were not run"))
     for gid, seconds in sorted(probe_seconds.items()):
         took = cell_seconds.get(gid)
-        if took is not None and seconds > SLOW_FACTOR * took + SLOW_MARGIN_S:
+        if took is not None and seconds > SLOW_FACTOR * took + SLOW_MARGIN_CALLS * limits.call_timeout_s:
             report.flags.append(Flag("slow_under_grader", f"'{gid}': its checks' calls took {seconds:.0f} s under"
                                      f" the grader, the cell {took:.1f} s in the notebook", gid))
 
