@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
+import re
 import shutil
 import signal
 import tempfile
@@ -252,6 +253,29 @@ def _flag_visible_only(state: _State) -> None:
                 " checks do not try?)", gid))
 
 
+def _keep_self_checks(state: _State) -> None:
+    """What each grade cell's visible self-check showed the student (its text outputs), kept for the
+    report before the verdicts replace them: the instructor sees what the student saw, and tests check
+    that the self-check and the grader name the same slip."""
+    if state.nb is None or state.report.execution is None:
+        return
+    for cell in state.nb.cells:
+        gid = grade_id(cell)
+        if not is_grade_cell(cell) or gid is None:
+            continue
+        texts = []
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream":
+                texts.append(str(out.get("text", "")))
+            elif out.get("output_type") == "error":
+                texts.append("\n".join(str(line) for line in out.get("traceback", [])))
+        state.report.self_checks[gid] = _ANSI.sub("", "".join(texts))[-_SELF_CHECK_CHARS:]
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_SELF_CHECK_CHARS = 4000
+
+
 def _record(state: _State) -> None:
     assert state.nb is not None
     state.report.cell_scores = record(state.nb, state.report.results)
@@ -263,7 +287,9 @@ def _record(state: _State) -> None:
                                        + "; ".join(removed[:5])))
 
 
-STEPS: tuple[Callable[[_State], None], ...] = (_read, _restore, _audit, _execute_and_judge, _record)
+STEPS: tuple[Callable[[_State], None], ...] = (
+    _read, _restore, _audit, _execute_and_judge, _keep_self_checks, _record,
+)
 
 
 def _blank_copy(master: nbformat.NotebookNode) -> nbformat.NotebookNode:
