@@ -180,6 +180,7 @@ def test_honest_solution_keeps_full_marks_and_no_flags(course: CourseDir, tmp_pa
     assert report["flags"] == [], report["flags"]
 
 
+@pytest.mark.slow  # one grade per hostile case: make test-slow (the nbgrader batch in test_adversarial is default)
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_hostile_notebook_gains_nothing_and_is_flagged(course: CourseDir, tmp_path: Path, name: str) -> None:
     case = CASES[name]
@@ -201,6 +202,7 @@ def test_hostile_notebook_gains_nothing_and_is_flagged(course: CourseDir, tmp_pa
     assert "<script" not in shown and "application/javascript" not in shown and "onerror" not in shown
 
 
+@pytest.mark.slow
 def test_the_whole_grade_has_a_time_bound(tmp_path: Path) -> None:
     """Issue 13 item 18: functions that stall only under the probe helper took 776 s in all."""
     course = _course(tmp_path / "course", grade_timeout_s=35)
