@@ -49,7 +49,7 @@ def _standin_arrays() -> tuple[np.ndarray, np.ndarray]:
     big = np.kron(ink, np.ones((4, 4)))  # nearest-neighbour upsampling to 32x32
     # smooth the 4x4 blocks a little (a 3x3 box filter) so the digits do not look like pixel art
     padded = np.pad(big, ((0, 0), (1, 1), (1, 1)), mode="edge")
-    big = sum(padded[:, i:i + 32, j:j + 32] for i in range(3) for j in range(3)) / 9.0
+    big = np.asarray(sum(padded[:, i:i + 32, j:j + 32] for i in range(3) for j in range(3))) / 9.0
     rng = np.random.default_rng(20261202)
     n = len(big)
     background = rng.uniform(0, 90, size=(n, 1, 1, 3))
