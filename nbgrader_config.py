@@ -34,8 +34,8 @@ c.Execute.timeout = 300
 # graded notebook: pt2jax/grade/sanitize.py).
 c.HTMLExporter.sanitize_html = True
 
-# A fresh clone has no source/<a>/<a>.ipynb (generated, not committed): stage what is missing or
-# older than its .md, so plain `nbgrader generate_assignment` works too.
+# A fresh clone has no source/<a>/<a>.ipynb (generated, not committed): stage the missing ones, so
+# plain `nbgrader generate_assignment` works too.
 stage_stale_sources(here)
 
 # Generation (`pt2jax build`, `nbgrader generate_*` and the formgrader's generate button alike):

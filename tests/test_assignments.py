@@ -75,9 +75,12 @@ def _disjoint_groups(variants: dict[str, dict[str, Any]]) -> list[list[str]]:
     """Pack variants touching different answer and grade cells into one notebook each."""
     groups: list[tuple[set[str], list[str]]] = []
     for name, v in variants.items():
+        if v.get("alone"):  # it changes the notebook's state for later cells (e.g. global x64): graded alone
+            groups.append(({"*"}, [name]))
+            continue
         touched = set(v["answers"]) | set(v["lost"])
         for used, names in groups:
-            if not used & touched:
+            if "*" not in used and not used & touched:
                 used |= touched
                 names.append(name)
                 break
@@ -122,8 +125,11 @@ def test_wrong_but_plausible_variants_lose_exactly_their_points(assignment: str,
         assert not flagged, f"variants {names}: honest answers flagged for review: {flagged}"
         # the notebook's own self-check names the same slip as the grader, in the same words (checked
         # where the self-checks have been brought in line with the hidden checks; 02-04 still to do)
+        differs = {g for name in names for g in variants[name].get("self_check_differs", {})}  # known gaps
         for gid, hints in _failed_hints(report).items() if assignment in SELF_CHECKS_ALIGNED else ():
             shown = report["self_checks"].get(gid, "")
+            if gid in differs:
+                continue
             if hints and SELF_CHECK_FAILED in shown:
                 named = {h for h in MISCONCEPTIONS if hint_text(h) in shown}
                 assert named & hints, f"variants {names}: {gid}: the grader names {sorted(hints)}, the" \

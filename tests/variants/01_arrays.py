@@ -31,6 +31,12 @@ VARIANTS = {
             ),
         },
         "lost": {"ex05_exact_sum_check": 2},
+        # known gap: the flag is flipped at module level, outside the function, so the grader (which
+        # resets JAX's configuration before each call) sees only an int32 result and says
+        # x64_not_enabled, while the notebook's self-check sees the leak and says x64_global. To fix:
+        # the kernel side reports configuration the notebook left changed, and the check names it.
+        "self_check_differs": {"ex05_exact_sum_check": "module-level x64 flag: grader says x64_not_enabled"},
+        "alone": True,  # x64 stays on for every later cell of the notebook
     },
     "reused_key": {
         "description": "uses the key it was given for every draw: both draws identical, and the step is"
@@ -295,6 +301,7 @@ VARIANTS = {
             ),
         },
         "lost": {"ex05_exact_sum_check": 2},
+        "alone": True,  # x64 stays on for every later cell of the notebook
     },
     "reused_key_reversed": {
         "description": "one draw from the key, the second the same numbers reversed (issue 13.3)",

@@ -63,16 +63,17 @@ def stage_sources(root: Path) -> list[str]:
 
 
 def stage_stale_sources(root: Path) -> list[str]:
-    """Stage the source notebooks that are missing or older than their ``.md`` (a fresh clone has
-    none, and nbgrader's generate finds nothing to convert without them). Run by nbgrader_config.py,
+    """Stage the source notebooks that are missing (a fresh clone has none, and nbgrader's generate
+    finds nothing to convert without them). Run by nbgrader_config.py,
     so every nbgrader command sees the course as `pt2jax build` would; a broken ``.md`` is reported,
     not raised, so that commands which do not generate (collect, export) still work."""
     course = CourseDir(Path(root))
     staged = []
     for assignment in course.assignments():
-        md = course.source / assignment / f"{assignment}.md"
-        nb = md.with_suffix(".ipynb")
-        if nb.exists() and nb.stat().st_mtime >= md.stat().st_mtime:
+        if (course.source / assignment / f"{assignment}.ipynb").exists():
+            # an existing one is left alone even when older: generation restages it anyway
+            # (restage_before_convert), and a notebook newer than its .md makes jupytext refuse to open
+            # the .md in Lab (they are a pair)
             continue
         try:
             stage_source(course, assignment)
