@@ -22,7 +22,7 @@ def test_each_grade_cell_gets_the_heading_above_it() -> None:
                 nbformat.v4.new_markdown_cell("### Exercise 6: explicit keys and `split`\n\nText."),
                 nbformat.v4.new_code_cell("def f(): ..."), _grade_cell("ex06_check"), _grade_cell("ex06b_check"),
                 nbformat.v4.new_markdown_cell("text, no heading"), _grade_cell("ex07_check")]
-    nb, _ = ExerciseTitles().preprocess(nb, {})
+    nb, _ = ExerciseTitles()(nb, {})  # as nbconvert calls it (a disabled preprocessor does nothing)
     titles = [c.metadata.get("pt2jax_title") for c in nb.cells]
     assert titles == [None, "Title", None, None, "Exercise 6: explicit keys and split",
                       "Exercise 6: explicit keys and split", None, "Exercise 6: explicit keys and split"]

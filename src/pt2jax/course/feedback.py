@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool
 
 from ..nbmeta import grade_id, is_grade_cell
 
@@ -28,6 +29,8 @@ def _plain(markdown: str) -> str:
 
 class ExerciseTitles(Preprocessor):
     """Set ``metadata.pt2jax_title`` of every grade cell to the heading it sits under."""
+
+    enabled = Bool(True)  # nbconvert skips preprocessors that are not enabled
 
     def preprocess(self, nb: Any, resources: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         title: str | None = None
