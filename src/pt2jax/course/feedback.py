@@ -24,7 +24,7 @@ _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$")
 
 
 def _plain(markdown: str) -> str:
-    return re.sub(r"[`*_]", "", markdown).strip()
+    return re.sub(r"[`*]", "", markdown).strip()  # code and emphasis marks; underscores are names
 
 
 class ExerciseTitles(Preprocessor):
