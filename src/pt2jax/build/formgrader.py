@@ -57,9 +57,10 @@ class CanonicalNotebookExporter(NotebookExporter):
 def stage_sources(root: Path) -> list[str]:
     """Stage every assignment's source notebook from its ``.md`` (what the formgrader lists)."""
     course = CourseDir(root)
-    for assignment in course.assignments():
+    assignments = course.assignments()
+    for assignment in assignments:
         stage_source(course, assignment)
-    return course.assignments()
+    return assignments
 
 
 def stage_stale_sources(root: Path) -> list[str]:

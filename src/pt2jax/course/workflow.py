@@ -33,23 +33,10 @@ def _known_assignments(root: Path) -> set[str]:
         return {a.name for a in gb.assignments}
 
 
-def ensure_generated(root: Path, assignment: str) -> None:
-    """Make sure nbgrader's gradebook knows ``assignment`` (its cells and points): nbgrader records them
-    only in ``generate_assignment``, and autograding an assignment it does not know fails. The source
-    notebook is staged from the ``.md`` first (nbgrader_config.py's hook), and the release it writes is
-    byte-identical to the committed one."""
-    course = CourseDir(root)
-    if assignment not in course.assignments():
-        raise GradingError(f"unknown assignment {assignment!r}: no source/{assignment}/{assignment}.md")
-    if assignment not in _known_assignments(root):
-        from ..build.generate import stage_source
-
-        stage_source(course, assignment)
-        run_nbgrader(root, "generate_assignment", assignment, "--force")
-
-
-def release(root: Path, assignment: str) -> Path:
-    """Generate ``assignment`` into the gradebook and put the student version in the exchange."""
+def _generate(root: Path, assignment: str) -> None:
+    """Stage the source notebook from its ``.md`` and run nbgrader's generate_assignment, which records
+    the assignment's cells and points in the gradebook (the release it writes is byte-identical to the
+    committed one)."""
     course = CourseDir(root)
     if assignment not in course.assignments():
         raise GradingError(f"unknown assignment {assignment!r}: no source/{assignment}/{assignment}.md")
@@ -57,6 +44,18 @@ def release(root: Path, assignment: str) -> Path:
 
     stage_source(course, assignment)
     run_nbgrader(root, "generate_assignment", assignment, "--force")
+
+
+def ensure_generated(root: Path, assignment: str) -> None:
+    """Make sure nbgrader's gradebook knows ``assignment``: nbgrader records it only in
+    ``generate_assignment``, and autograding an assignment it does not know fails."""
+    if assignment not in _known_assignments(root):
+        _generate(root, assignment)
+
+
+def release(root: Path, assignment: str) -> Path:
+    """Generate ``assignment`` into the gradebook and put the student version in the exchange."""
+    _generate(root, assignment)
     exchange = exchange_root(root)
     exchange.mkdir(parents=True, exist_ok=True)
     exchange.chmod(0o777)  # nbgrader's exchange must be world-writable for students to submit
