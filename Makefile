@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml requirements/lock.txt
 	  echo "warning: missing bubblewrap or chromium ($(APT_PKGS)): grading refuses to run student code" \
 	       "without bwrap, and the e2e test fails without chromium"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements/lock.txt -e ".[dev]"
+	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements/lock.txt -e ".[dev,deploy]"
 	touch $(STAMP)
 
 setup: $(STAMP)  ## create .venv with the locked stack
@@ -75,7 +75,7 @@ build: $(STAMP)  ## regenerate source notebooks, release/ and solutions/ (verifi
 
 lock:  ## re-resolve the stack into requirements/lock.txt (fresh venv)
 	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv
-	.lockvenv/bin/pip install --quiet -e ".[dev]"
+	.lockvenv/bin/pip install --quiet -e ".[dev,deploy]"
 	.lockvenv/bin/pip freeze --exclude-editable | grep -v '^pt2jax' > requirements/lock.txt
 	rm -rf .lockvenv
 
