@@ -12,10 +12,13 @@ EXCHANGE    ?= $(CURDIR)/exchange
 STUDENT_DIR ?= build/student
 LAB_ARGS    ?=
 LAB_ROOT    := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+# JupyterHub's proxy (npm, pinned by lab/hub/package-lock.json), installed with the venv
+CHP         := build/node/node_modules/.bin/configurable-http-proxy
+HUB_ARGS    ?=
 
-.PHONY: setup demo test test-slow test-all test-e2e lint build lock clean lab lab-student screenshots
+.PHONY: setup demo test test-slow test-all test-e2e lint build lock clean lab lab-student screenshots hub
 
-$(STAMP): pyproject.toml requirements/lock.txt
+$(STAMP): pyproject.toml requirements/lock.txt | $(CHP)
 	@{ command -v bwrap >/dev/null && command -v chromium >/dev/null; } || \
 	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 	  apt-get update -qq && apt-get install -y -qq $(APT_PKGS) >/dev/null; } || \
@@ -25,7 +28,13 @@ $(STAMP): pyproject.toml requirements/lock.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements/lock.txt -e ".[dev,deploy]"
 	touch $(STAMP)
 
-setup: $(STAMP)  ## create .venv with the locked stack
+setup: $(STAMP)  ## create .venv with the locked stack (and JupyterHub's proxy in build/node)
+
+$(CHP): lab/hub/package.json lab/hub/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is missing (apt-get install nodejs npm): make hub needs it"; exit 1; }
+	mkdir -p build/node && cp lab/hub/package.json lab/hub/package-lock.json build/node/
+	npm ci --prefix build/node --omit=dev --no-audit --no-fund --loglevel=error
+	touch $(CHP)
 
 demo: $(STAMP)  ## build the course, grade examples/submissions through nbgrader, print the grade table
 	$(BIN)/pt2jax demo
@@ -65,6 +74,9 @@ lab-student: $(STAMP) | $(EXCHANGE)  ## JupyterLab as a student (assignment list
 	cd $(STUDENT_DIR) && PT2JAX_EXCHANGE=$(EXCHANGE) JUPYTER_CONFIG_PATH=$(CURDIR)/lab/student \
 	  PATH=$(CURDIR)/$(BIN):$$PATH $(CURDIR)/$(BIN)/jupyter lab --ServerApp.root_dir=. \
 	  --LabApp.app_settings_dir=$(CURDIR)/lab/student/settings $(LAB_ROOT) $(LAB_ARGS)
+
+hub: $(STAMP)  ## JupyterHub on loopback (as root): PAM accounts, formgrader service, sandboxed grading (docs/deploy.md)
+	$(BIN)/python -m pt2jax.hub $(HUB_ARGS)
 
 lint: $(STAMP)  ## ruff and mypy
 	$(BIN)/ruff check src tests autograder examples
