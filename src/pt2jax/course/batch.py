@@ -1,19 +1,39 @@
-"""Autograde a class through nbgrader, one submission after another, resumable: a submission counts
-as graded only once its completion marker is written, after the gradebook holds its scores and flags."""
+"""Autograde a class: Dask workers grade the submissions in parallel, the instructor's process is the
+one writer of nbgrader's gradebook, and the batch is resumable.
+
+For each student still to grade (no completion marker), the client works out the exact notebook
+nbgrader will hand to :class:`.nbgrader_plugin.PipelineGrade` (:func:`.nbconfig.sanitized_text`) and
+sends its text, with the assignment's :mod:`.bundle`, to a worker. What comes back goes to the
+:class:`.spool.Spool` at once; when all of a student's notebooks are back, the client runs ``nbgrader
+autograde --student S`` itself (PipelineGrade takes the worker's grade for exactly these bytes instead
+of grading again), posts the flags, and writes the marker last. So:
+
+* one writer: workers never see the gradebook; the result is that of a serial ``nbgrader autograde``;
+* a worker killed mid-grade: Dask runs that task again on another worker (that submission only);
+* the client killed and rerun: marked students are skipped, results already in the spool are written
+  without grading again, the rest is graded.
+"""
 
 from __future__ import annotations
 
+import queue
 import subprocess
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from ..config import CourseDir
 from ..nbgrader_cmd import run_nbgrader
+from .bundle import GradeOutcome, bundle_digest, grade_on_worker, make_bundle, submission_key
 from .gradebook import post_flags
+from .nbconfig import sanitized_text
+from .nbgrader_plugin import GRADED_HERE
 from .reports import all_flags
-from .submissions import normalize_submission, scan_submitted, set_aside_unreadable
+from .spool import Spool
+from .submissions import normalize_submission, scan_submitted, set_aside_unreadable, submitted_notebooks
 
-__all__ = ["DONE_MARK", "autograde", "submitted_students"]
+__all__ = ["DONE_MARK", "BatchStats", "autograde", "submitted_students"]
 
 DONE_MARK = ".pt2jax-done"
 
@@ -23,37 +43,145 @@ def submitted_students(root: Path, assignment: str) -> list[str]:
     return sorted(p.parent.name for p in sub.glob(f"*/{assignment}") if p.is_dir())
 
 
-def autograde(root: Path, assignment: str, *, force: bool = False, progress: bool = True) -> list[str]:
-    """Autograde every submission of ``assignment``, one student at a time.
+@dataclass
+class BatchStats:
+    """What one run of :func:`autograde` did."""
 
-    A student whose grading finished (marker file written after nbgrader returned) is skipped, so a
-    killed batch resumes where it stopped; a half-written autograded folder is regraded with --force.
-    Returns the students graded in this run.
+    graded: list[str] = field(default_factory=list)  # students written to the gradebook and marked
+    sent: int = 0  # notebooks sent to workers
+    from_spool: int = 0  # notebooks whose grade was already back from an earlier (killed) run
+    graded_here: list[str] = field(default_factory=list)  # students nbgrader graded itself (no worker result)
+    failed: list[str] = field(default_factory=list)  # students nbgrader could not autograde
+
+
+def autograde(root: Path, assignment: str, *, force: bool = False, progress: bool = True,
+              workers: int | None = None, scheduler: str | None = None,
+              stats: BatchStats | None = None) -> list[str]:
+    """Autograde every submission of ``assignment`` on Dask (a LocalCluster of ``workers`` processes,
+    default one per core, or the scheduler at address ``scheduler``); the gradebook is written here.
+
+    A student whose marker exists is skipped unless ``force``. Returns the students graded in this run
+    (in the order they were written); ``stats``, when given, is filled in.
     """
     from tqdm import tqdm
 
-    graded = []
-    students = submitted_students(root, assignment)
-    for student in tqdm(students, desc=f"autograde {assignment}", unit="student", disable=not progress):
-        done = root / "autograded" / student / assignment / DONE_MARK
-        if done.exists() and not force:
-            continue
-        set_aside_unreadable(root, assignment, student)
-        scan_submitted(root, assignment, student)
-        log = CourseDir(root).report_file(assignment, student, ".nbgrader.log")
-        log.parent.mkdir(parents=True, exist_ok=True)
-        log.write_text("")
+    from ..grade.seeding import base_seed, course_secret
+    from .cluster import grading_client
+
+    root = root.resolve()
+    stats = stats if stats is not None else BatchStats()
+    todo = [s for s in submitted_students(root, assignment) if force or not _marker(root, assignment, s).exists()]
+    if not todo:
+        return stats.graded
+    spool = Spool(root, assignment)
+    seed = base_seed(course_secret(root))
+    digest = bundle_digest(root, assignment)
+    jobs = {s: _prepare(root, assignment, s, digest, seed) for s in todo}
+    to_send = {s: [(k, t) for k, t in js if not spool.has(k)] for s, js in jobs.items()}
+    stats.from_spool = sum(len(js) for js in jobs.values()) - sum(len(js) for js in to_send.values())
+    arrived: queue.Queue[str] = queue.Queue()
+    outstanding = {s: {k for k, _ in js} for s, js in to_send.items()}
+    label = f"autograde {assignment}"
+    with tqdm(total=len(todo), desc=label, unit="student", disable=not progress) as bar:
+
+        def write(student: str) -> None:
+            _write(root, assignment, student, [k for k, _ in jobs[student]], spool, stats)
+            bar.update(1)
+
+        ready = [s for s in todo if not outstanding[s]]
+        for student in ready:
+            write(student)
+        if len(ready) == len(todo):
+            return stats.graded
+        with grading_client(workers, scheduler) as client:
+            bar.set_description(f"{label} ({len(client.scheduler_info()['workers'])} workers)")
+            remote = client.scatter(make_bundle(root, assignment), broadcast=True, hash=False)
+            futures = []
+            for student, js in to_send.items():
+                for key, text in js:
+                    fut = client.submit(grade_on_worker, remote, student, text, seed,
+                                        key=f"pt2jax-grade-{student}-{key[:16]}", pure=False)
+                    fut.add_done_callback(_keep(spool, key, student, arrived))
+                    futures.append(fut)
+                    stats.sent += 1
+            left = sum(1 for s in todo if outstanding[s])
+            while left:
+                student, _, key = arrived.get().partition("\0")
+                outstanding[student].discard(key)
+                if not outstanding[student]:
+                    write(student)
+                    left -= 1
+            del futures
+    return stats.graded
+
+
+def _keep(spool: Spool, key: str, student: str, arrived: queue.Queue[str]) -> Any:
+    """A done-callback (it runs in the client's thread for callbacks): the outcome goes to the spool
+    the moment it arrives, and the future is released, so no worker keeps it (a worker dying later
+    cannot make Dask grade it again)."""
+
+    def done(fut: Any) -> None:
+        try:
+            outcome = fut.result()
+        except Exception as exc:  # e.g. KilledWorker: the task killed its workers every time it ran
+            outcome = GradeOutcome(None, None, f"grading was lost on the cluster: {type(exc).__name__}: {exc}")
+        try:
+            spool.put(key, outcome)
+        finally:
+            fut.release()
+            arrived.put(f"{student}\0{key}")
+
+    return done
+
+
+def _marker(root: Path, assignment: str, student: str) -> Path:
+    return root / "autograded" / student / assignment / DONE_MARK
+
+
+def _prepare(root: Path, assignment: str, student: str, digest: str, seed: int) -> list[tuple[str, str]]:
+    """(key, notebook text) of each notebook nbgrader will grade for ``student``: unreadable files set
+    aside, flags of the notebook as submitted recorded, and a notebook nbgrader would refuse normalized
+    (as the serial batch did when nbgrader failed on it)."""
+    set_aside_unreadable(root, assignment, student)
+    scan_submitted(root, assignment, student)
+    for attempt in (0, 1):
+        jobs = []
+        try:
+            for path, _, _ in submitted_notebooks(root, assignment, student):
+                text = sanitized_text(root, assignment, student, path)
+                jobs.append((submission_key(digest, seed, assignment, student, text), text))
+            return jobs
+        except Exception:
+            if attempt or not normalize_submission(root, assignment, student):
+                return []  # nbgrader will say why in the student's log
+    return []
+
+
+def _write(root: Path, assignment: str, student: str, keys: list[str], spool: Spool, stats: BatchStats) -> None:
+    """The one writer: nbgrader puts the (already graded) notebooks into the gradebook, then the flags,
+    then the marker."""
+    done = _marker(root, assignment, student)
+    done.unlink(missing_ok=True)  # a regrade (--force) killed midway must not look finished
+    log = CourseDir(root).report_file(assignment, student, ".nbgrader.log")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("")
+    proc = _nbgrader_autograde(root, assignment, student, log)
+    if proc.returncode != 0 and normalize_submission(root, assignment, student):
         proc = _nbgrader_autograde(root, assignment, student, log)
-        if proc.returncode != 0 and normalize_submission(root, assignment, student):
-            proc = _nbgrader_autograde(root, assignment, student, log)
-        if proc.returncode == 0 and done.parent.is_dir():
-            post_flags(root, assignment, student, all_flags(root, assignment, student))
-            # the marker is written last: only now does this submission count as graded
-            done.write_text(datetime.now(UTC).isoformat() + "\n")
-            graded.append(student)
-        else:
-            tqdm.write(f"  {student}: nbgrader could not autograde this submission (see {log})")
-    return graded
+    if GRADED_HERE in log.read_text():
+        stats.graded_here.append(student)
+    if proc.returncode == 0 and done.parent.is_dir():
+        post_flags(root, assignment, student, all_flags(root, assignment, student))
+        # the marker is written last: only now does this submission count as graded
+        done.write_text(datetime.now(UTC).isoformat() + "\n")
+        stats.graded.append(student)
+        for key in keys:
+            spool.drop(key)
+    else:
+        stats.failed.append(student)
+        from tqdm import tqdm
+
+        tqdm.write(f"  {student}: nbgrader could not autograde this submission (see {log})")
 
 
 def _nbgrader_autograde(root: Path, assignment: str, student: str, log: Path) -> subprocess.CompletedProcess[str]:

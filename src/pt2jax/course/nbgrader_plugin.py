@@ -3,15 +3,17 @@
 It takes the place of nbgrader's ``Execute`` in ``Autograde.autograde_preprocessors``. The graded
 notebook it returns carries verdicts in its grade cells, which nbgrader's ``SaveAutoGrades`` turns
 into gradebook scores. A crash or hang of one submission's grading costs that submission, not the batch.
+
+When a worker already graded exactly this notebook (same bytes, student, seed and course files: the
+key of :func:`.bundle.submission_key`), its result is taken from the :class:`.spool.Spool` instead
+of grading again: that is how `pt2jax autograde` keeps nbgrader's gradebook to one writer while
+Dask workers do the grading (:mod:`.batch`).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,66 +21,53 @@ import nbformat
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool, Float, Unicode
 
-from ..config import CourseDir, Limits, tool_env
+from ..config import CourseDir, Limits
 from ..nbmeta import is_grade_cell
+from .bundle import GradeOutcome, bundle_digest, run_grade, submission_key
+from .spool import Spool
 
-__all__ = ["PipelineGrade"]
+__all__ = ["GRADED_HERE", "PipelineGrade"]
+
+GRADED_HERE = "pt2jax: no worker result for this submission: graded here"
 
 
 class PipelineGrade(Preprocessor):
-    """Grade the notebook with ``pt2jax grade`` and return the graded notebook."""
+    """Grade the notebook with ``pt2jax grade`` (or take a worker's grade of it) and return the graded notebook."""
 
     enabled = Bool(True)  # nbconvert skips preprocessors that are not enabled
     course_root = Unicode("", help="course directory (default: the working directory)").tag(config=True)
     margin_s = Float(120.0, help="extra seconds allowed beyond the notebook limit").tag(config=True)
 
     def preprocess(self, nb: Any, resources: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        from ..grade.seeding import base_seed, course_secret
+
         info = resources.get("nbgrader", {})
         assignment, student = info.get("assignment", ""), info.get("student", "anonymous")
         root = Path(self.course_root or os.getcwd()).resolve()
         limits = Limits.from_pyproject(root / "pyproject.toml")
         report_file = CourseDir(root).report_file(assignment, student)
         report_file.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix="pt2jax-nbg-") as tmp:
-            src, out = Path(tmp) / "submitted.ipynb", Path(tmp) / "graded.ipynb"
-            nbformat.write(nb, src)
-            cmd = [sys.executable, "-m", "pt2jax", "--course", str(root), "grade", str(src),
-                   "--assignment", assignment, "--student", student, "--json",
-                   "--output-notebook", str(out)]
-            try:
-                # the grade bounds itself (grade_timeout_s); SIGTERM first, so it cleans up on the way out
-                proc = _run_bounded(cmd, root, limits.grade_timeout_s + self.margin_s)
-                problem = None if proc.returncode == 0 and out.exists() else (proc.stderr or proc.stdout)[-2000:]
-            except subprocess.TimeoutExpired:
-                problem = "grading ran past its overall time limit"
-            if problem is not None:
-                self.log.error("pt2jax could not grade %s/%s: %s", student, assignment, problem)
-                report_file.write_text(json.dumps({"error": problem}, indent=1))
-                return _all_failed(nb, problem), resources
-            report_file.write_text(proc.stdout)
-            graded = nbformat.read(out, as_version=4)
-        report = json.loads(proc.stdout)
+        text = nbformat.writes(nb)
+        seed = base_seed(course_secret(root))
+        key = submission_key(bundle_digest(root, assignment), seed, assignment, student, text)
+        outcome: GradeOutcome | None = Spool(root, assignment).get(key)
+        if outcome is None:
+            self.log.info("%s (%s/%s)", GRADED_HERE, student, assignment)
+            outcome = run_grade(root, assignment, student, text, seed, limits.grade_timeout_s + self.margin_s)
+        else:
+            self.log.info("pt2jax: %s/%s graded by worker %s in %.1f s", student, assignment,
+                          outcome.worker, outcome.wall_s)
+        if outcome.graded is None or outcome.report is None:
+            problem = outcome.problem or "no graded notebook came back"
+            self.log.error("pt2jax could not grade %s/%s: %s", student, assignment, problem)
+            report_file.write_text(json.dumps({"error": problem}, indent=1))
+            return _all_failed(nb, problem), resources
+        report_file.write_text(outcome.report)
+        graded = nbformat.reads(outcome.graded, as_version=4)
+        report = json.loads(outcome.report)
         for flag in report.get("flags", []):
             self.log.warning("flag for %s/%s: %s: %s", student, assignment, flag["kind"], flag["message"])
         return graded, resources
-
-
-def _run_bounded(cmd: list[str], root: Path, timeout: float) -> subprocess.CompletedProcess[str]:
-    """Run ``cmd``; past ``timeout`` send SIGTERM (the grader removes its sandbox, cgroups and
-    folders), and SIGKILL only if it is still there 20 s later (the next grader sweeps its leftovers)."""
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=root,
-                          env=tool_env()) as proc:
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.terminate()
-            try:
-                proc.communicate(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.communicate()
-            raise
-        return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 def _all_failed(nb: Any, problem: str) -> Any:
