@@ -67,7 +67,7 @@ def _cmd_autograde(args: argparse.Namespace) -> int:
 
     root = _course(args).root
     ensure_generated(root, args.assignment)
-    autograde(root, args.assignment, force=args.force)
+    autograde(root, args.assignment, force=args.force, workers=args.workers, scheduler=args.scheduler)
     print(format_table(class_report(root, args.assignment).rows))
     return 0
 
@@ -135,9 +135,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="run the student's code without the sandbox (only for trusted notebooks)")
     p.set_defaults(func=_cmd_grade)
 
-    p = sub.add_parser("autograde", help="autograde all submissions in an nbgrader course (resumable)")
+    p = sub.add_parser("autograde", help="autograde all submissions in an nbgrader course on Dask (resumable)")
     p.add_argument("assignment")
     p.add_argument("--force", action="store_true", help="regrade students already graded")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, help="grading processes on this machine (default: one per core)")
+    where.add_argument("--scheduler", help="address of an existing Dask scheduler (e.g. tcp://host:8786) to grade on")
     p.set_defaults(func=_cmd_autograde)
 
     p = sub.add_parser("release", help="instructor: generate an assignment and release it to the exchange")
