@@ -128,6 +128,7 @@ class JudgeRun:
         self.probes = 0  # requests served, and the seconds the checks waited for them
         self.probe_seconds_by_grade: dict[str, float] = {}
         self.probe_seconds = 0.0
+        self.fresh_seconds = 0.0  # of which fresh-process calls (grade/probe.fresh_cells)
         self._code: int | pytest.ExitCode | None = None
         self._crash: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="pt2jax-judge", daemon=True)
@@ -167,7 +168,9 @@ class JudgeRun:
             self.probes += 1
             took = time.perf_counter() - start
             self.probe_seconds += took
-            if op != "fresh":  # a fresh-process call reruns the notebook first: slow by design
+            if op == "fresh":  # a fresh-process call reruns the notebook first: slow by design
+                self.fresh_seconds += took
+            else:
                 gid = self._plugin.current_grade_id
                 self.probe_seconds_by_grade[gid] = self.probe_seconds_by_grade.get(gid, 0.0) + took
 

@@ -155,6 +155,7 @@ class Kernel:
         self._ctx: Any = None
         self._budget = MAX_CELL_OUTPUT_BYTES
         self.cell_seconds: dict[str, float] = {}
+        self.seconds_at: dict[int, float] = {}  # every code cell that ran, by index
         self._notebook_cells = len(nb.cells)
 
     def __enter__(self) -> Kernel:
@@ -255,7 +256,7 @@ class Kernel:
     ) -> ExecutionReport:
         """Run every code cell in order under the per-cell and whole-notebook limits (and the whole
         grade's ``deadline``, a ``time.monotonic()`` value); ``after_cell(index, cell)`` runs after each
-        cell that ran. ``cell_seconds`` keeps each grade id's wall time."""
+        cell that ran. ``cell_seconds`` keeps each grade id's wall time, ``seconds_at`` each cell's by index."""
         report = ExecutionReport()
         end = time.monotonic() + self.limits.notebook_timeout_s
         deadline = end if deadline is None else min(end, deadline)
@@ -287,8 +288,9 @@ class Kernel:
                         msg = f"{ename}: {evalue}"[:500]
                         report.issues.append(CellIssue(index, gid, "error", msg))
             _limit_outputs(cell)
+            self.seconds_at[index] = time.monotonic() - started
             if gid is not None:
-                self.cell_seconds[gid] = time.monotonic() - started
+                self.cell_seconds[gid] = self.seconds_at[index]
             if after_cell is not None and self.alive:
                 after_cell(index, cell)
         return report

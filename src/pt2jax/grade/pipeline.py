@@ -183,7 +183,8 @@ def _run_and_probe(state: _State, judging: JudgeRun, limits: Limits) -> None:
         start = time.perf_counter()
         report.results = judging.results(student)
         report.timings |= {"checks_s": time.perf_counter() - start, "probes_s": judging.probe_seconds,
-                           "probes": judging.probes}
+                           "fresh_s": judging.fresh_seconds, "probes": judging.probes,
+                           "fresh_reruns": kernel_student.fresh_reruns}
         if isinstance(student, RecordingStudent) and req.record_probes is not None:
             student.save(req.record_probes)
         seen = judging.student  # what the checks received
@@ -342,7 +343,7 @@ def grade_notebook(request: GradeRequest) -> GradeReport:
 
 
 # The phases of `timings` that add up to the wall time of one `pt2jax grade` (probes_s is part of
-# checks_s: the checks wait for their probes).
+# checks_s: the checks wait for their probes; fresh_s, the fresh-process calls, is part of probes_s).
 PHASES = ("startup_s", "sweep_s", "sandbox_probe_s", "read_s", "restore_s", "audit_s", "kernel_start_s",
           "notebook_s", "checks_s", "kernel_shutdown_s", "cleanup_s", "other_s")
 
@@ -350,7 +351,7 @@ PHASES = ("startup_s", "sweep_s", "sandbox_probe_s", "read_s", "restore_s", "aud
 def _add_up(timings: dict[str, float], in_process_s: float) -> None:
     """Close the breakdown: what no phase measured becomes ``other_s``; ``total_s`` is the wall time
     since the interpreter started (what an instructor's clock shows for one `pt2jax grade`)."""
-    known = sum(float(v) for k, v in timings.items() if k.endswith("_s") and k not in ("probes_s", "total_s"))
+    known = sum(float(v) for k, v in timings.items() if k.endswith("_s") and k not in ("probes_s", "fresh_s", "total_s"))
     total = timings.get("startup_s", 0.0) + in_process_s
     timings["other_s"] = max(total - known, 0.0)
     timings["total_s"] = total

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import builtins
 import json
 import secrets
 import time
@@ -226,6 +227,7 @@ class KernelStudent(StudentBase):
         self._round_trip_s: float | None = None
         self.deadline: float | None = None  # time.monotonic() past which no probe runs (the grade's limit)
         self.out_of_time = 0  # probes refused because the grade's time was spent
+        self.fresh_reruns = 0  # fresh calls repeated after the whole notebook (the slice was not enough)
 
     def _install(self) -> None:
         source = resources.files("pt2jax.grade").joinpath("kernel_side.py").read_text()
@@ -250,6 +252,22 @@ class KernelStudent(StudentBase):
     def request(
         self, op: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], options: Options = None
     ) -> Any:
+        if op != "fresh":
+            return self._request(op, name, args, kwargs, options)
+        # a fresh process first runs the notebook sliced to what the call needs; if the slice left
+        # out something it needed, the whole notebook runs there and the call is made again
+        sliced, whole = fresh_cells(self.kernel.nb, name, self.kernel.seconds_at), fresh_cells(self.kernel.nb)
+        reply = self._request(op, name, args, kwargs, {"cells": sliced})
+        raised = reply.get("raised") if isinstance(reply, dict) else None
+        failed = "missing" in reply or (isinstance(raised, list) and raised[:1] != ["NotImplementedError"])
+        if sliced != whole and isinstance(reply, dict) and failed:
+            self.fresh_reruns += 1
+            reply = self._request(op, name, args, kwargs, {"cells": whole})
+        return reply
+
+    def _request(
+        self, op: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], options: Options = None
+    ) -> Any:
         nonce = secrets.token_hex(8)
         request = {
             "nonce": nonce,
@@ -267,8 +285,7 @@ class KernelStudent(StudentBase):
                 return {"timeout": 0.0}
             timeout = min(timeout, left)
         if op == "fresh":  # the notebook's code runs again in a new process before the call
-            request |= {"cells": fresh_cells(self.kernel.nb),
-                        "helper": resources.files("pt2jax.grade").joinpath("kernel_side.py").read_text()}
+            request |= {"helper": resources.files("pt2jax.grade").joinpath("kernel_side.py").read_text()}
             timeout = FRESH_TIMEOUT_FACTOR * self.call_timeout_s
             if self.deadline is not None:
                 timeout = min(timeout, max(1.0, self.deadline - time.monotonic()))
@@ -311,33 +328,180 @@ class KernelStudent(StudentBase):
 
 
 FRESH_TIMEOUT_FACTOR = 4  # a fresh call may take this many call time limits (the notebook's code runs first)
+FRESH_CHEAP_S = 2.0  # a cell that ran this fast in the grading kernel runs whole in the fresh process
+# A fresh call that raised after a sliced run is repeated after the whole notebook (the slice may have
+# left out what the call needed: a fair answer never pays for the shortcut), unless what it raised says
+# the answer is simply not written yet (NotImplementedError).
 
 
-def fresh_cells(nb: Any) -> list[str]:
-    """The code a fresh process runs before a ``fresh`` call: every code cell of the notebook in
-    order, except that grade cells contribute only their imports, functions and classes (the locked
-    helpers the grader calls), not their self-check computations. The definitions of every locked cell
-    run once more at the end, so a later cell cannot rebind a locked helper there."""
+def fresh_cells(nb: Any, target: str | None = None, seconds_at: dict[int, float] | None = None) -> list[str]:
+    """The code a fresh process runs before a ``fresh`` call of ``target``.
+
+    Grade cells contribute only their imports, functions and classes (the locked helpers the grader
+    calls), not their self-check computations; the definitions of every locked cell run once more at
+    the end, so a later cell cannot rebind a locked helper there. Every other code cell runs whole,
+    except, when ``target`` and ``seconds_at`` (each cell's wall time in the grading kernel) are given,
+    a cell that took ``FRESH_CHEAP_S`` or longer: of it only imports, definitions and the statements
+    that bind (or mutate) a name ``target`` needs, directly or through other such statements, run.
+    That keeps a demo training loop or a model's first forward pass out of the fresh process."""
     from ..nbmeta import is_grade_cell, is_locked
 
-    keep = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-
-    def definitions(source: str) -> str:
-        try:
-            tree = ast.parse(source)
-        except SyntaxError:
-            return ""
-        return "\n\n".join(ast.unparse(node) for node in tree.body if isinstance(node, keep))
-
-    cells, locked = [], []
-    for cell in nb.cells:
+    sources, kinds = [], []
+    for index, cell in enumerate(nb.cells):
         if cell.get("cell_type") != "code":
             continue
         source = str(cell.get("source", ""))
-        cells.append(definitions(source) if is_grade_cell(cell) else source)
-        if is_locked(cell) or is_grade_cell(cell):
-            locked.append(definitions(source))
+        if is_grade_cell(cell):
+            kind = "definitions"
+        elif target is None or seconds_at is None or seconds_at.get(index, FRESH_CHEAP_S) < FRESH_CHEAP_S:
+            kind = "whole"
+        else:
+            kind = "slice"
+        sources.append((source, is_locked(cell) or is_grade_cell(cell)))
+        kinds.append(kind)
+    parsed = [_parse(source) for source, _ in sources]
+    modules = {alias for body in parsed for node in body if isinstance(node, ast.Import | ast.ImportFrom)
+               for alias in _bound_by_import(node)}
+    fixed = modules | _constants([node for body in parsed for node in body])  # nothing can change these
+    statements = _with_callee_effects([[(node, *_names(node, fixed)) for node in body] for body in parsed], fixed)
+    needed = _needed({target} if target else set(), [st for cell in statements for st in cell])
+    plain = modules | set(dir(builtins))  # a statement reading only these is cheap: a constant, a config
+
+    def keep(node: ast.stmt, binds: set[str], reads: set[str], kind: str) -> bool:
+        return isinstance(node, _DEFINITIONS) or (kind == "slice" and bool(binds & needed or reads <= plain))
+
+    cells, locked = [], []
+    for (source, lock), kind, body in zip(sources, kinds, statements, strict=True):
+        if kind == "whole":
+            cells.append(source)
+        else:
+            cells.append("\n\n".join(ast.unparse(st[0]) for st in body if keep(*st, kind)))
+        if lock:
+            locked.append("\n\n".join(ast.unparse(st[0]) for st in body if isinstance(st[0], _DEFINITIONS)))
     return cells + locked
+
+
+_DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+_TRANSPARENT_MAGICS = ("%%time\n", "%%capture\n")  # cell magics that run their body as plain Python
+
+
+def _parse(source: str) -> list[ast.stmt]:
+    """A cell's top-level statements (IPython magics become the calls IPython would run, a ``%%time``
+    cell its body; a cell that does not parse gives nothing, as it would define nothing)."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    stripped = source.lstrip()
+    for magic in _TRANSPARENT_MAGICS:
+        if stripped.startswith(magic):
+            source = stripped[len(magic):]
+    try:
+        return ast.parse(TransformerManager().transform_cell(source)).body
+    except (SyntaxError, ValueError):
+        return []
+
+
+def _bound_by_import(node: ast.Import | ast.ImportFrom) -> set[str]:
+    return {(a.asname or a.name).split(".")[0] for a in node.names if a.name != "*"}
+
+
+def _constants(statements: list[ast.stmt]) -> set[str]:
+    """Names only ever bound to literals (``PATH = "w.npy"``, ``N = 2 ** 10``): no call can change them."""
+    literal_targets: set[int] = set()
+    literal: set[str] = set()
+    for node in statements:
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Assign) and _is_literal(sub.value):
+                for target in sub.targets:
+                    if isinstance(target, ast.Name):
+                        literal.add(target.id)
+                        literal_targets.add(id(target))
+    rebound = {sub.id for node in statements for sub in ast.walk(node) if isinstance(sub, ast.Name)
+               and isinstance(sub.ctx, ast.Store | ast.Del) and id(sub) not in literal_targets}
+    return literal - rebound
+
+
+def _is_literal(value: ast.expr) -> bool:
+    return all(isinstance(n, ast.Constant | ast.Tuple | ast.JoinedStr | ast.FormattedValue | ast.UnaryOp | ast.BinOp
+                          | ast.operator | ast.unaryop | ast.expr_context) for n in ast.walk(value))
+
+
+_PURE_BUILTINS = set(dir(builtins)) - {"setattr", "delattr", "next", "exec", "eval", "vars", "globals"}
+
+
+def _names(node: ast.stmt, fixed: set[str]) -> tuple[set[str], set[str]]:
+    """The names a statement binds or may change, and the names it reads. A method call, an
+    item/attribute assignment or passing an object to a call (other than a builtin that leaves its
+    arguments alone) counts as a change to it (``items.append(x)``, ``cfg["lr"] = 1``, ``fill(cache)``),
+    unless it is an imported module or a name only ever bound to a literal (``np.random.seed`` does not
+    make every later ``np.`` call a change to ``np``)."""
+    binds: set[str] = set()
+    reads: set[str] = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name):
+            (binds if isinstance(sub.ctx, ast.Store | ast.Del) else reads).add(sub.id)
+        elif isinstance(sub, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            binds.add(sub.name)
+        elif isinstance(sub, ast.Import | ast.ImportFrom):
+            binds |= _bound_by_import(sub)
+        elif isinstance(sub, ast.Subscript | ast.Attribute) and isinstance(sub.ctx, ast.Store | ast.Del):
+            binds |= _base_names(sub) - fixed
+        elif isinstance(sub, ast.Call):
+            if isinstance(sub.func, ast.Attribute):
+                binds |= _base_names(sub.func.value) - fixed
+            if not (isinstance(sub.func, ast.Name) and sub.func.id in _PURE_BUILTINS):
+                for arg in [*sub.args, *(k.value for k in sub.keywords)]:  # fill(cache), train(model)
+                    binds |= _base_names(arg) - fixed
+    return binds, reads
+
+
+Statement = tuple[ast.stmt, set[str], set[str]]
+
+
+def _with_callee_effects(cells: list[list[Statement]], fixed: set[str]) -> list[list[Statement]]:
+    """A top-level call of a notebook function may change what that function (or one it calls) reads
+    (``register(f)`` appending to a module-level list): count those names as bound by the call."""
+    defined = {n.name: reads for cell in cells for n, _, reads in cell
+               if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
+
+    def reach(name: str) -> set[str]:
+        seen: set[str] = set()
+        todo = [name]
+        while todo:
+            for read in defined.get(todo.pop(), set()) - seen:
+                seen.add(read)
+                todo.append(read)
+        return seen
+
+    out = []
+    for cell in cells:
+        out.append([
+            (node, binds | {r for sub in ast.walk(node) if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name)
+                            and sub.func.id in defined for r in reach(sub.func.id) - fixed}, reads)
+            if not isinstance(node, _DEFINITIONS) else (node, binds, reads)
+            for node, binds, reads in cell
+        ])
+    return out
+
+
+def _base_names(node: ast.AST) -> set[str]:
+    while isinstance(node, ast.Attribute | ast.Subscript | ast.Call):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return {node.id} if isinstance(node, ast.Name) else set()
+
+
+def _needed(seeds: set[str], statements: list[Statement]) -> set[str]:
+    """Every name the seeds depend on through statements that bind them (a fixed point)."""
+    needed = set(seeds)
+    grew = True
+    while grew:
+        grew = False
+        for _, binds, reads in statements:
+            if binds & needed and not reads <= needed:
+                needed |= reads
+                grew = True
+    return needed
 
 
 @dataclass
