@@ -66,8 +66,10 @@ def notebook_bytes(nb: nbformat.NotebookNode) -> bytes:
 
 
 def strip_outputs(nb: Any) -> Any:
-    """A copy without outputs and execution counts (solutions are compared this way)."""
+    """A copy without what running it adds: outputs, execution counts and timings, the kernel's
+    language_info (solutions are compared this way)."""
     nb = json.loads(json.dumps(nb))
+    nb.get("metadata", {}).pop("language_info", None)
     for cell in nb["cells"]:
         if cell["cell_type"] == "code":
             cell["outputs"], cell["execution_count"] = [], None
@@ -106,13 +108,14 @@ def stage_source(course: CourseDir, assignment: str) -> None:
     shutil.copy(course.root / "requirements" / "student.txt", folder / STUDENT_REQUIREMENTS)
 
 
-def _nbgrader(course: CourseDir, command: str, assignment: str, stage: Path) -> None:
+def _nbgrader(course: CourseDir, command: str, assignment: str, stage: Path, *extra: str) -> None:
     proc = run_nbgrader(
         course.root, command, assignment, "--force",
         f"--CourseDirectory.root={course.root}",
         f"--CourseDirectory.release_directory={stage / 'release'}",
         f"--CourseDirectory.solution_directory={stage / 'solutions'}",
         f"--CourseDirectory.db_url=sqlite:///{stage / 'gradebook.db'}",
+        *extra,
         check=False,
     )
     if proc.returncode != 0:
@@ -126,13 +129,15 @@ def _canonicalise(folder: Path) -> None:
         path.write_bytes(notebook_bytes(nb))
 
 
-def generate(course: CourseDir, assignment: str, stage: Path) -> tuple[Path, Path]:
-    """Regenerate the source notebook and run nbgrader into ``stage``; return (release, solutions) dirs."""
+def generate(course: CourseDir, assignment: str, stage: Path, *, execute: bool = True) -> tuple[Path, Path]:
+    """Regenerate the source notebook and run nbgrader into ``stage``; return (release, solutions) dirs.
+    ``execute=False``: the solution notebook is written without running it (no outputs), for a
+    comparison that ignores outputs anyway."""
     if not (course.source / assignment / f"{assignment}.md").exists():
         raise BuildError(f"no source/{assignment}/{assignment}.md")
     stage_source(course, assignment)
     _nbgrader(course, "generate_assignment", assignment, stage)
-    _nbgrader(course, "generate_solution", assignment, stage)
+    _nbgrader(course, "generate_solution", assignment, stage, *(() if execute else ("--Execute.enabled=False",)))
     release, solutions = stage / "release" / assignment, stage / "solutions" / assignment
     _canonicalise(release)
     _canonicalise(solutions)
