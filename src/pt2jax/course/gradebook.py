@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..nbmeta import exercise_of as _exercise
+from .nbconfig import db_url
 
 __all__ = ["REVIEW_FLAGS", "flags_of_report", "post_flags"]
 
@@ -29,14 +30,17 @@ def post_flags(root: Path, assignment: str, student: str, flags: list[dict[str, 
     if not review:
         return 0
     marked = 0
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+    with Gradebook(db_url(root)) as gb:
         for notebook in gb.find_assignment(assignment).notebooks:
             try:
                 sub = gb.find_submission_notebook(notebook.name, assignment, student)
             except MissingEntry:
                 continue
-            comments = sorted(sub.comments, key=lambda c: c.cell.id)
-            grades = sorted(sub.grades, key=lambda g: g.cell.id)
+            # "the first cell" is the notebook's first (nbgrader's row ids follow no fixed order:
+            # they differ between two gradebooks of the same assignment)
+            rank = _cell_order(root, assignment, notebook.name)
+            comments = sorted(sub.comments, key=lambda c: (rank.get(c.name, len(rank)), c.name))
+            grades = sorted(sub.grades, key=lambda g: (rank.get(g.name, len(rank)), g.name))
             notes: dict[int, list[str]] = {}
             for flag in review:
                 ex = _exercise(flag.get("grade_id"))
@@ -54,6 +58,19 @@ def post_flags(root: Path, assignment: str, student: str, flags: list[dict[str, 
                     comment.auto_comment = text if not comment.auto_comment else f"{comment.auto_comment}\n{text}"
             gb.db.commit()
     return marked
+
+
+def _cell_order(root: Path, assignment: str, notebook: str) -> dict[str, int]:
+    """grade_id → position in the released notebook."""
+    import nbformat
+
+    from ..nbmeta import grade_id
+
+    path = root / "release" / assignment / f"{notebook}.ipynb"
+    if not path.exists():
+        return {}
+    cells = nbformat.read(path, as_version=4).cells
+    return {gid: i for i, c in enumerate(cells) if (gid := grade_id(c))}
 
 
 def flags_of_report(path: Path) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from ..config import CourseDir
 from ..nbmeta import grade_id
 from ..results import ClassReport
 from .gradebook import flags_of_report
+from .nbconfig import db_url
 
 __all__ = ["all_flags", "class_report"]
 
@@ -36,7 +37,7 @@ def class_report(root: Path, assignment: str) -> ClassReport:
     from nbgrader.api import Gradebook, MissingEntry
 
     rows = []
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+    with Gradebook(db_url(root)) as gb:
         students = sorted(s.id for s in gb.students)
         nb_names = [n.name for n in gb.find_assignment(assignment).notebooks]
         for student in students:

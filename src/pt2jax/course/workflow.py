@@ -26,10 +26,12 @@ def exchange_root(root: Path) -> Path:
 def _known_assignments(root: Path) -> set[str]:
     from nbgrader.api import Gradebook
 
-    db = root / "gradebook.db"
-    if not db.exists():
-        return set()
-    with Gradebook(f"sqlite:///{db}") as gb:
+    from .nbconfig import db_url
+
+    url = db_url(root)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return set()  # no gradebook yet (opening it would create an empty one)
+    with Gradebook(url) as gb:
         return {a.name for a in gb.assignments}
 
 

@@ -1,0 +1,290 @@
+"""Class-scale grading on Dask (issue 16) on the tiny course, with real parts: a `dask scheduler` and
+`dask worker` processes on loopback, nbgrader's gradebook written by the client alone, compared with a
+serial `nbgrader autograde` of the same class; workers and the client killed mid-batch."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import TINY, make_course, with_answers
+
+from pt2jax.build import build_assignment
+from pt2jax.config import CourseDir
+from pt2jax.course.batch import DONE_MARK, BatchStats, autograde, submitted_students
+from pt2jax.course.bundle import bundle_digest, make_bundle
+from pt2jax.course.gradebook import post_flags
+from pt2jax.course.nbconfig import db_url
+from pt2jax.course.reports import all_flags, class_report
+from pt2jax.course.submissions import normalize_submission, scan_submitted, set_aside_unreadable
+from pt2jax.nbgrader_cmd import run_nbgrader
+
+SECRET = "test-secret-of-the-tiny-class\n"
+DASK = Path(sys.executable).parent / "dask"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> CourseDir:
+    """The tiny course, built once for this module (each class is a copy)."""
+    course = make_course(tmp_path_factory.mktemp("built") / "course")
+    build_assignment(course, TINY, verify=False)
+    return course
+
+
+def _tiny_class(built: CourseDir, dest: Path, students: dict[str, str]) -> Path:
+    """A copy of the built tiny course with ``students`` (name → kind: solution, stub, near_miss, unreadable)."""
+    shutil.copytree(built.root, dest)
+    course = CourseDir(dest)
+    root = course.root
+    (root / ".pt2jax_secret").write_text(SECRET)  # the same grade-time inputs in every copy
+    run_nbgrader(root, "generate_assignment", TINY, "--force")
+    solution = course.solutions / TINY / f"{TINY}.ipynb"
+    for student, kind in students.items():
+        folder = root / "submitted" / student / TINY
+        folder.mkdir(parents=True)
+        target = folder / f"{TINY}.ipynb"
+        if kind == "solution":
+            shutil.copy(solution, target)
+        elif kind == "stub":
+            shutil.copy(course.release / TINY / f"{TINY}.ipynb", target)
+        elif kind == "near_miss":
+            with_answers(solution, {"ex01_add_one": "def add_one(x):\n    return x + 1.0001\n"}, target)
+        elif kind == "unreadable":
+            target.write_text('{"cells": [ not json')
+        (folder / "timestamp.txt").write_text("2026-11-20 12:00:00.000000 UTC\n")
+    return root
+
+
+CLASS = {"alice": "solution", "carol": "unreadable", "erin": "near_miss"}
+
+
+def _serial_autograde(root: Path) -> None:
+    """The reference: plain `nbgrader autograde` one student after another (PipelineGrade grading in
+    nbgrader's process, no Dask), with pt2jax's flags posted as the serial batch always did."""
+    for student in submitted_students(root, TINY):
+        set_aside_unreadable(root, TINY, student)
+        scan_submitted(root, TINY, student)
+        proc = run_nbgrader(root, "autograde", TINY, "--student", student, "--force", check=False)
+        if proc.returncode != 0 and normalize_submission(root, TINY, student):
+            proc = run_nbgrader(root, "autograde", TINY, "--student", student, "--force", check=False)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        post_flags(root, TINY, student, all_flags(root, TINY, student))
+
+
+def _gradebook_state(root: Path) -> dict[str, Any]:
+    """Everything nbgrader's gradebook holds about each submission that grading writes."""
+    from nbgrader.api import Gradebook
+
+    state: dict[str, Any] = {}
+    with Gradebook(db_url(root)) as gb:
+        for student in sorted(s.id for s in gb.students):
+            sub = gb.find_submission_notebook(TINY, TINY, student)
+            state[student] = {
+                "grades": sorted((g.name, g.auto_score, g.manual_score, g.needs_manual_grade, g.score)
+                                 for g in sub.grades),
+                "comments": sorted((c.name, c.auto_comment, c.manual_comment) for c in sub.comments),
+            }
+    return state
+
+
+@dataclass
+class Cluster:
+    address: str
+    workers: list[subprocess.Popen[bytes]]
+    logs: list[Path]
+
+    def graded_per_worker(self) -> list[list[str]]:
+        """The students each worker started grading (its `pt2jax: grading <student>/<a>` lines), in order."""
+        return [[line.split("pt2jax: grading ", 1)[1].split("/")[0]
+                 for line in log.read_text().splitlines() if "pt2jax: grading " in line]
+                for log in self.logs]
+
+    def grading_lines(self, since: list[int] | None = None) -> list[str]:
+        """The students the workers started grading (after ``since``: counts per worker)."""
+        per = self.graded_per_worker()
+        return [s for i, lines in enumerate(per) for s in lines[(since[i] if since else 0):]]
+
+
+@contextmanager
+def dask_cluster(tmp: Path, n: int = 2) -> Iterator[Cluster]:
+    """A real `dask scheduler` and ``n`` `dask worker` processes (one thread each, no nanny, so a
+    killed worker stays dead) on loopback, stopped on the way out."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    info = tmp / "scheduler.json"
+    procs: list[subprocess.Popen[bytes]] = []
+    with (tmp / "scheduler.log").open("wb") as slog:
+        procs.append(subprocess.Popen([DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                                       "--scheduler-file", str(info)], stdout=slog, stderr=slog,
+                                      start_new_session=True))
+    try:
+        deadline = time.monotonic() + 60
+        while not info.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        address = json.loads(info.read_text())["address"]
+        logs = [tmp / f"worker{i}.log" for i in range(n)]
+        workers = []
+        for i, log in enumerate(logs):
+            with log.open("wb") as fh:
+                workers.append(subprocess.Popen(
+                    [DASK, "worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard",
+                     "--memory-limit", "0", "--host", "127.0.0.1", "--name", f"w{i}"],
+                    stdout=fh, stderr=fh, start_new_session=True))
+        procs += workers
+        from distributed import Client
+
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(n, timeout=120)
+        yield Cluster(address, workers, logs)
+    finally:
+        for proc in reversed(procs):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def test_a_bundle_holds_what_grading_reads_and_nothing_else(built: CourseDir, tmp_path: Path) -> None:
+    root = tmp_path / "course"
+    shutil.copytree(built.root, root)
+    (root / "submitted" / "alice" / TINY).mkdir(parents=True)
+    shutil.copy(built.solutions / TINY / f"{TINY}.ipynb", root / "submitted" / "alice" / TINY)
+    (root / "gradebook.db").write_text("not for workers")
+    (root / ".pt2jax_secret").write_text(SECRET)
+    bundle = make_bundle(root, TINY)
+    with tarfile.open(fileobj=BytesIO(bundle.data), mode="r:gz") as tar:
+        names = sorted(tar.getnames())
+        limits = tar.extractfile("pyproject.toml").read().decode()  # type: ignore[union-attr]
+    assert names == sorted(["pyproject.toml", f"autograder/{TINY}/test_tiny.py",
+                            *(f"release/{TINY}/{p.name}" for p in (root / "release" / TINY).iterdir())])
+    assert limits.startswith("[tool.pt2jax]\n") and "grade_timeout_s" in limits and "[project]" not in limits
+    assert SECRET.strip() not in bundle.data.decode("latin-1")
+    assert make_bundle(root, TINY).data == bundle.data  # deterministic: same files, same bytes
+    check = root / "autograder" / TINY / "test_tiny.py"
+    before = bundle.digest
+    check.write_text(check.read_text() + "\n# changed\n")
+    try:
+        assert bundle_digest(root, TINY) != before  # a changed check never reuses an old result
+    finally:
+        check.write_text(check.read_text().removesuffix("\n# changed\n"))
+    assert bundle_digest(root, TINY) == before
+
+
+@pytest.fixture(scope="module")
+def serial_reference(built: CourseDir, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    root = _tiny_class(built, tmp_path_factory.mktemp("serial") / "course", CLASS)
+    _serial_autograde(root)
+    return {"gradebook": _gradebook_state(root), "table": class_report(root, TINY).rows}
+
+
+def test_graded_on_an_external_scheduler_equals_a_serial_nbgrader_run(
+        built: CourseDir, tmp_path: Path, serial_reference: dict[str, Any]) -> None:
+    root = _tiny_class(built, tmp_path / "course", CLASS)
+    with dask_cluster(tmp_path / "dask") as cluster:
+        stats = BatchStats()
+        start = time.perf_counter()
+        autograde(root, TINY, scheduler=cluster.address, progress=False, stats=stats)
+        wall = time.perf_counter() - start
+        assert sorted(stats.graded) == sorted(CLASS)
+        assert stats.sent == len(CLASS) and stats.graded_here == [] and stats.failed == []
+        assert sorted(cluster.grading_lines()) == sorted(CLASS)  # each graded once, on the workers
+        assert all(cluster.graded_per_worker()), "both workers graded"
+        assert _gradebook_state(root) == serial_reference["gradebook"]
+        assert class_report(root, TINY).rows == serial_reference["table"]
+        assert not list((root / "reports" / TINY / ".spool").glob("*.json"))  # written, then dropped
+        # a grader's manual score survives a regrade through the cluster
+        from nbgrader.api import Gradebook
+
+        with Gradebook(db_url(root)) as gb:
+            gb.find_grade("ex02_int_range_check", TINY, TINY, "alice").manual_score = 0.5
+            gb.db.commit()
+        assert autograde(root, TINY, scheduler=cluster.address, progress=False) == []  # all marked
+        (root / "autograded" / "alice" / TINY / DONE_MARK).unlink()
+        assert autograde(root, TINY, scheduler=cluster.address, progress=False) == ["alice"]
+        with Gradebook(db_url(root)) as gb:
+            grade = gb.find_grade("ex02_int_range_check", TINY, TINY, "alice")
+            assert (grade.manual_score, grade.auto_score, grade.score) == (0.5, 2.0, 0.5)
+    print(f"\n{len(CLASS)} submissions on 2 external workers: {wall:.1f} s")
+
+
+def _pending(root: Path, students: list[str]) -> list[str]:
+    return [s for s in students if not (root / "autograded" / s / TINY / DONE_MARK).exists()]
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_grade_costs_a_retry_of_that_submission_only(built: CourseDir, tmp_path: Path) -> None:
+    students = {f"s{i}": "solution" for i in range(4)}
+    root = _tiny_class(built, tmp_path / "course", students)
+    with dask_cluster(tmp_path / "dask") as cluster:
+        stats = BatchStats()
+        run = threading.Thread(target=autograde, args=(root, TINY),
+                               kwargs={"scheduler": cluster.address, "progress": False, "stats": stats})
+        run.start()
+        victim, deadline = None, time.monotonic() + 300
+        while victim is None and time.monotonic() < deadline:
+            for worker, log in zip(cluster.workers, cluster.logs, strict=True):
+                text = log.read_text()
+                if text.count("pt2jax: grading") > text.count("pt2jax: graded "):
+                    victim = (worker, text.rsplit("pt2jax: grading ", 1)[1].split("/")[0])
+                    break
+            time.sleep(0.2)
+        assert victim is not None
+        os.killpg(victim[0].pid, signal.SIGKILL)  # mid-grade
+        run.join(timeout=600)
+        assert not run.is_alive()
+        lines = cluster.grading_lines()
+    assert sorted(stats.graded) == sorted(students) and stats.graded_here == []
+    # the submission that was being graded ran again, on the other worker; nothing else did
+    assert sorted(lines) == sorted([*students, victim[1]])
+    rows = {s: scores for s, scores, _ in class_report(root, TINY).rows}
+    assert {s: sum(v[0] for v in rows[s].values()) for s in students} == {s: 3.0 for s in students}
+
+
+@pytest.mark.slow
+def test_a_client_sigkilled_and_rerun_loses_doubles_and_regrades_nothing(built: CourseDir, tmp_path: Path) -> None:
+    students = {f"s{i}": ("solution" if i % 2 else "near_miss") for i in range(5)}
+    root = _tiny_class(built, tmp_path / "course", students)
+    with dask_cluster(tmp_path / "dask") as cluster:
+        cmd = [sys.executable, "-m", "pt2jax", "--course", str(root), "autograde", TINY,
+               "--scheduler", cluster.address]
+        proc = subprocess.Popen(cmd, cwd=root, start_new_session=True,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 300
+        while len(_pending(root, list(students))) == len(students) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        os.killpg(proc.pid, signal.SIGKILL)  # the client: its nbgrader too
+        proc.wait()
+        pending = _pending(root, list(students))
+        assert pending and len(pending) < len(students)
+        marked = {s: (root / "autograded" / s / TINY / DONE_MARK).read_text()
+                  for s in students if s not in pending}
+        spooled = len(list((root / "reports" / TINY / ".spool").glob("*.json")))
+        time.sleep(1)  # the cluster forgets the dead client's tasks
+        before = [len(lines) for lines in cluster.graded_per_worker()]
+        stats = BatchStats()
+        assert sorted(autograde(root, TINY, scheduler=cluster.address, progress=False, stats=stats)) == pending
+        again = cluster.grading_lines(since=before)
+    assert not set(again) & set(marked), "a finished student was graded again"
+    assert stats.from_spool == spooled and stats.sent == len(again) == len(pending) - spooled
+    assert {s: (root / "autograded" / s / TINY / DONE_MARK).read_text() for s in marked} == marked
+    rows = {s: scores for s, scores, _ in class_report(root, TINY).rows}
+    assert sorted(rows) == sorted(students)
+    want = {s: 3.0 if kind == "solution" else 2.0 for s, kind in students.items()}
+    assert {s: sum(v[0] for v in rows[s].values()) for s in students} == want
