@@ -14,17 +14,16 @@ Chromium is required (`apt-get install chromium`); set PT2JAX_E2E_SKIP=1 to skip
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import nbformat
 import pytest
 from conftest import REPO
+from e2e.browser import GRADE_MS, KERNEL_MS, UI_MS, answer, launch_browser, modal_ok, nbgrader_menu, shot
 from e2e.servers import LabServer, start_lab
 
 from pt2jax.build.formgrader import stage_sources
@@ -33,39 +32,17 @@ from pt2jax.kit.check import hint_text
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
 
 A = "01_arrays"
-CHROMIUM = os.environ.get("PT2JAX_CHROMIUM", "/usr/bin/chromium")
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--no-first-run", "--disable-sync"]
-SHOTS = REPO / "build" / "screenshots"
 EDIT_MARK = "Edited in the .md just before the formgrader generated this release."
 WRONG = "def from_list(data):\n    return np.asarray(data)\n"
 RIGHT = "def from_list(data):\n    return jnp.asarray(data)\n"
 # a first-try PyTorch habit in exercise 15: the self-check and the feedback must name it alike
 TORCH_DIM = "def join(xs):\n    return jnp.concatenate(xs, dim=1), jnp.stack(xs, dim=-1)\n"
 DIM_HINT = hint_text("dim_vs_axis")
-# generous waits: two servers, a browser, JAX/torch kernels and the sandboxed grader share 2 cores
-UI_MS = 60_000
-KERNEL_MS = 150_000
-GRADE_MS = 240_000
 
 
 @pytest.fixture(scope="module")
 def playwright_browser() -> Iterator[Any]:
-    if os.environ.get("PT2JAX_E2E_SKIP"):
-        pytest.skip("PT2JAX_E2E_SKIP is set")
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} not found: the e2e test needs Debian's chromium "
-                    "(`apt-get install chromium chromium-driver`, done by `make setup` as root and by .ci/run)")
-    from playwright.sync_api import sync_playwright
-
-    for old in SHOTS.glob("failure-*.png"):
-        old.unlink()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, timeout=UI_MS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    yield from launch_browser()
 
 
 @pytest.fixture(scope="module")
@@ -102,11 +79,6 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, LabServe
             server.stop()
 
 
-def _shot(page: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"))
-
-
 def _open_lab(browser: Any, server: LabServer) -> Any:
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     page.set_default_timeout(UI_MS)
@@ -116,27 +88,8 @@ def _open_lab(browser: Any, server: LabServer) -> Any:
     return page
 
 
-def _nbgrader_menu(page: Any, item: str) -> None:
-    page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").click()
-    page.locator(".lm-Menu-itemLabel").get_by_text(item, exact=True).click()
-
-
-def _modal_ok(frame: Any, timeout: float = UI_MS) -> str:
-    """Wait for the formgrader's result modal; fail with its text on an error, else close it."""
-    modal = frame.locator("#success-modal, #error-modal")
-    modal.locator(".modal-footer button").wait_for(timeout=timeout)
-    text = modal.inner_text()
-    assert "Success" in modal.locator(".modal-title").inner_text(), text[-3000:]
-    modal.locator(".modal-footer button").click()
-    modal.wait_for(state="detached")
-    return text
-
-
 def _answer(page: Any, source: str, marker: str = "def from_list") -> None:
-    cell = page.locator(".jp-CodeCell", has_text=marker).first
-    cell.locator(".cm-content").click()
-    page.keyboard.press("Control+a")
-    page.keyboard.insert_text(source)  # no auto-indent or bracket closing, unlike typing
+    answer(page, source, marker)
 
 
 def _run_check(page: Any) -> Any:
@@ -165,7 +118,7 @@ def test_course_round_trip_in_jupyterlab(playwright_browser: Any, lab: dict[str,
         _round_trip(playwright_browser, instructor, student, pages)
     except BaseException:
         for i, page in enumerate(pages):
-            _shot(page, f"failure-{i}")
+            shot(page, f"failure-{i}")
         print("--- instructor server log ---\n" + instructor.log_tail())
         print("--- student server log ---\n" + student.log_tail())
         raise
@@ -186,13 +139,13 @@ def _round_trip(browser: Any, instructor: LabServer, student: LabServer, pages: 
     assert ipage.locator(".jp-FileEditor").count() == 0  # not opened as text
 
     # --- instructor: generate (from the edited .md) and release, in the formgrader inside Lab
-    _nbgrader_menu(ipage, "Formgrader")
+    nbgrader_menu(ipage, "Formgrader")
     fg = ipage.frame_locator("iframe")
     row = fg.locator("#main-table tr", has_text=A)
     row.locator("td.assign a").click()
-    _modal_ok(fg, timeout=KERNEL_MS)
+    modal_ok(fg, timeout=KERNEL_MS)
     row.locator("td.release a").click()
-    _modal_ok(fg)
+    modal_ok(fg)
     expect(row.locator("td.status")).to_contain_text("released")
     exchange = instructor.root.parent / "exchange"
     assert (exchange / "pt2jax" / "outbound" / A / f"{A}.ipynb").exists()
@@ -200,10 +153,10 @@ def _round_trip(browser: Any, instructor: LabServer, student: LabServer, pages: 
     # --- student: fetch from the assignment list
     spage = _open_lab(browser, student)
     pages.append(spage)
-    _nbgrader_menu(spage, "Assignment List")
+    nbgrader_menu(spage, "Assignment List")
     released_list = spage.locator("#released_assignments_list")
     expect(released_list).to_contain_text(A, timeout=KERNEL_MS)
-    _shot(spage, "student_assignment_list")
+    shot(spage, "student_assignment_list")
     released_list.get_by_role("button", name="Fetch").click()
     fetched = spage.locator("#fetched_assignments_list")
     expect(fetched).to_contain_text(A, timeout=KERNEL_MS)
@@ -221,7 +174,7 @@ def _round_trip(browser: Any, instructor: LabServer, student: LabServer, pages: 
     expect(check.locator(".jp-OutputArea")).to_contain_text("jax.Array", timeout=KERNEL_MS)
     setup_out = spage.locator(".jp-CodeCell", has_text="check_environment()").first.locator(".jp-OutputArea")
     expect(setup_out).to_contain_text("pinned packages match")
-    _shot(spage, "student_self_check")
+    shot(spage, "student_self_check")
 
     _answer(spage, RIGHT)
     started = time.monotonic()
@@ -239,7 +192,7 @@ def _round_trip(browser: Any, instructor: LabServer, student: LabServer, pages: 
     expect(out).to_contain_text("full_traceback()")
     shown = out.inner_text()
     assert "pt2jax_check.py" not in shown and "site-packages" not in shown and "jax/_src" not in shown, shown
-    _shot(spage, "student_self_check_hint")
+    shot(spage, "student_self_check_hint")
     spage.keyboard.press("Control+s")
     expect(spage.locator(".jp-mod-dirty")).to_have_count(0)
 
@@ -258,20 +211,20 @@ def _round_trip(browser: Any, instructor: LabServer, student: LabServer, pages: 
     fg.locator("a", has_text="Manage Assignments").first.click()
     row = fg.locator("#main-table tr", has_text=A)
     row.locator("td.collect a").click()
-    _modal_ok(fg)
+    modal_ok(fg)
     fg.locator("a", has_text="Manage Assignments").first.click()
     expect(row.locator("td.num-submissions")).to_contain_text("1")
     row.locator("td.num-submissions a").click()
     sub = fg.locator("#main-table tr").first
     sub.locator("td.autograde a").click()
-    _modal_ok(fg, timeout=GRADE_MS)
+    modal_ok(fg, timeout=GRADE_MS)
     expect(sub.locator("td.score")).to_contain_text(re.compile(r"2(\.0)? / \d+"))
     score_text = sub.locator("td.score").inner_text()
-    _shot(ipage, "instructor_formgrader_grades")
+    shot(ipage, "instructor_formgrader_grades")
     sub.locator("td.generate-feedback a").click()
-    _modal_ok(fg, timeout=KERNEL_MS)
+    modal_ok(fg, timeout=KERNEL_MS)
     sub.locator("td.release-feedback a").click()
-    _modal_ok(fg)
+    modal_ok(fg)
 
     # --- student: fetch the feedback and read the score
     spage.locator(".lm-TabBar-tabLabel", has_text="Assignments").click()
@@ -283,7 +236,7 @@ def _round_trip(browser: Any, instructor: LabServer, student: LabServer, pages: 
     expect(frame.locator("body")).to_contain_text(re.compile(rf"Score: 2(\.0)? / {re.escape(total)}"))
     expect(frame.locator("body")).to_contain_text(DIM_HINT[:80])  # the grader's words = the notebook's
     expect(frame.locator("#toc")).to_contain_text("Exercise 15")  # graded cells named by exercise
-    _shot(spage, "student_feedback")
+    shot(spage, "student_feedback")
 
 
 RENDER_MARK = "# render-check"
@@ -316,7 +269,7 @@ def test_plots_and_treescope_views_render_in_lab(playwright_browser: Any, lab: d
         expect(view).to_be_visible(timeout=KERNEL_MS)
         expect(view).to_contain_text("Linear")  # rendered by treescope's script, not left as raw HTML
     except BaseException:
-        _shot(page, "failure-render")
+        shot(page, "failure-render")
         raise
     finally:
         page.close()
