@@ -28,6 +28,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -190,10 +191,19 @@ class Sandbox:
         except OSError:
             return []
 
-    def _remove_cgroups(self) -> None:
+    def _remove_cgroups(self, wait_s: float = 15.0) -> None:
+        """rmdir both groups; a group refuses (EBUSY) while killed members are still exiting, which
+        takes a while on a loaded machine for a process holding gigabytes: kill again and retry."""
+        deadline = time.monotonic() + wait_s
         for group in self._cgroups().values():
-            with contextlib.suppress(OSError):
-                group.rmdir()
+            while group.exists():
+                try:
+                    group.rmdir()
+                except OSError:
+                    if time.monotonic() > deadline:
+                        break  # the next grader's sweep_stale removes it
+                    _kill_members(group / "cgroup.procs")
+                    time.sleep(0.1)
 
     def scratch_full(self) -> bool:
         """Whether the working folder (a tmpfs inside the sandbox, seen through a member's root) is
