@@ -111,6 +111,7 @@ def test_a_manual_override_survives_a_regrade(graded_course: Path) -> None:
         assert (grade.manual_score, grade.auto_score, grade.score) == (0.5, 2.0, 0.5)
 
 
+@pytest.mark.slow  # a batch killed and run again: make test-slow
 def test_sigkill_mid_batch_resumes_without_regrading(tmp_path: Path) -> None:
     import os
     import signal

@@ -15,6 +15,9 @@ from conftest import REPO, TINY, make_course
 
 from pt2jax.build import build_assignment
 
+# a fresh clone built and taken through every instructor step (nbgrader batches): make test-slow
+pytestmark = pytest.mark.slow
+
 BARE_PATH = "/usr/bin:/bin"  # nbgrader runs `alembic` by name: the commands must not need .venv/bin on PATH
 
 
