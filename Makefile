@@ -59,6 +59,7 @@ test-e2e: $(STAMP)  ## only the browser end-to-end test (writes build/screenshot
 screenshots: test-e2e  ## run the e2e test and copy its screenshots to docs/img/ (shown in README)
 	mkdir -p docs/img
 	cp build/screenshots/student_*.png build/screenshots/instructor_*.png docs/img/
+	! ls build/screenshots/hub_*.png >/dev/null 2>&1 || cp build/screenshots/hub_*.png docs/img/  # from tests/test_hub.py (make test-slow)
 
 $(EXCHANGE):
 	mkdir -p $@ && chmod 777 $@  # nbgrader's exchange root must be world-writable
