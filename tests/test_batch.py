@@ -4,6 +4,7 @@ serial `nbgrader autograde` of the same class; workers and the client killed mid
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -13,6 +14,7 @@ import sys
 import tarfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TINY, make_course, with_answers
+from conftest import REPO, TINY, make_course, with_answers
 
 from pt2jax.build import build_assignment
 from pt2jax.config import CourseDir
@@ -30,7 +32,10 @@ from pt2jax.course.bundle import bundle_digest, make_bundle
 from pt2jax.course.gradebook import post_flags
 from pt2jax.course.nbconfig import db_url
 from pt2jax.course.reports import all_flags, class_report
+from pt2jax.course.stats import exercise_stats, flagged
 from pt2jax.course.submissions import normalize_submission, scan_submitted, set_aside_unreadable
+from pt2jax.course.synthetic import HOSTILE_CELLS, synthetic_class
+from pt2jax.course.workflow import export
 from pt2jax.nbgrader_cmd import run_nbgrader
 
 SECRET = "test-secret-of-the-tiny-class\n"
@@ -149,16 +154,11 @@ def dask_cluster(tmp: Path, n: int = 2) -> Iterator[Cluster]:
         with Client(address, timeout=60) as client:
             client.wait_for_workers(n, timeout=120)
         yield Cluster(address, workers, logs)
-    finally:
+    finally:  # nothing of theirs is kept: no graceful shutdown to wait for
         for proc in reversed(procs):
             if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            proc.wait()
 
 
 def test_a_bundle_holds_what_grading_reads_and_nothing_else(built: CourseDir, tmp_path: Path) -> None:
@@ -194,34 +194,93 @@ def serial_reference(built: CourseDir, tmp_path_factory: pytest.TempPathFactory)
     return {"gradebook": _gradebook_state(root), "table": class_report(root, TINY).rows}
 
 
-def test_graded_on_an_external_scheduler_equals_a_serial_nbgrader_run(
-        built: CourseDir, tmp_path: Path, serial_reference: dict[str, Any]) -> None:
-    root = _tiny_class(built, tmp_path / "course", CLASS)
-    with dask_cluster(tmp_path / "dask") as cluster:
-        stats = BatchStats()
-        start = time.perf_counter()
-        autograde(root, TINY, scheduler=cluster.address, progress=False, stats=stats)
-        wall = time.perf_counter() - start
-        assert sorted(stats.graded) == sorted(CLASS)
-        assert stats.sent == len(CLASS) and stats.graded_here == [] and stats.failed == []
-        assert sorted(cluster.grading_lines()) == sorted(CLASS)  # each graded once, on the workers
-        assert all(cluster.graded_per_worker()), "both workers graded"
-        assert _gradebook_state(root) == serial_reference["gradebook"]
-        assert class_report(root, TINY).rows == serial_reference["table"]
-        assert not list((root / "reports" / TINY / ".spool").glob("*.json"))  # written, then dropped
-        # a grader's manual score survives a regrade through the cluster
-        from nbgrader.api import Gradebook
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    with dask_cluster(tmp_path_factory.mktemp("dask")) as running:
+        yield running
 
-        with Gradebook(db_url(root)) as gb:
-            gb.find_grade("ex02_int_range_check", TINY, TINY, "alice").manual_score = 0.5
-            gb.db.commit()
-        assert autograde(root, TINY, scheduler=cluster.address, progress=False) == []  # all marked
-        (root / "autograded" / "alice" / TINY / DONE_MARK).unlink()
-        assert autograde(root, TINY, scheduler=cluster.address, progress=False) == ["alice"]
-        with Gradebook(db_url(root)) as gb:
-            grade = gb.find_grade("ex02_int_range_check", TINY, TINY, "alice")
-            assert (grade.manual_score, grade.auto_score, grade.score) == (0.5, 2.0, 0.5)
+
+@pytest.fixture(scope="module")
+def parallel(built: CourseDir, cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The class graded on the external scheduler's two workers."""
+    root = _tiny_class(built, tmp_path_factory.mktemp("parallel") / "course", CLASS)
+    stats = BatchStats()
+    start = time.perf_counter()
+    autograde(root, TINY, scheduler=cluster.address, progress=False, stats=stats)
+    wall = time.perf_counter() - start
     print(f"\n{len(CLASS)} submissions on 2 external workers: {wall:.1f} s")
+    return {"root": root, "stats": stats, "lines": cluster.grading_lines(), "per_worker": cluster.graded_per_worker()}
+
+
+def test_graded_on_an_external_scheduler_equals_a_serial_nbgrader_run(
+        parallel: dict[str, Any], serial_reference: dict[str, Any]) -> None:
+    root, stats = parallel["root"], parallel["stats"]
+    assert sorted(stats.graded) == sorted(CLASS)
+    assert stats.sent == len(CLASS) and stats.graded_here == [] and stats.failed == []
+    assert sorted(parallel["lines"]) == sorted(CLASS)  # each graded once, on the workers
+    assert all(parallel["per_worker"]), "both workers graded"
+    assert _gradebook_state(root) == serial_reference["gradebook"]
+    assert class_report(root, TINY).rows == serial_reference["table"]
+    assert not list((root / "reports" / TINY / ".spool").glob("*.json"))  # written, then dropped
+
+
+def test_reports_instructors_use(parallel: dict[str, Any], tmp_path: Path) -> None:
+    root = parallel["root"]
+    report = class_report(root, TINY)
+    stats = {s.grade_id: s for s in exercise_stats(root, report)}
+    assert list(stats) == ["ex01_add_one_check", "ex02_int_range_check"]
+    assert stats["ex01_add_one_check"].full_share == pytest.approx(1 / 3)  # alice only
+    assert stats["ex02_int_range_check"].mean == pytest.approx(4 / 3)  # alice and erin 2/2, carol 0
+    # the tiny checks give no misconception hints: the commonest first line of feedback stands in
+    assert stats["ex01_add_one_check"].hint_count == 1
+    assert stats["ex01_add_one_check"].common_hint in ("The result is not what was expected.",
+                                                       "`add_one(...)` is not answered yet: it still raises"
+                                                       " NotImplementedError.")
+    review = flagged(root, report)
+    assert [s for s, _ in review] == ["carol"]
+    assert review[0][1][0][0] == "invalid_notebook"
+    # nbgrader's own command runs pt2jax's exporter plugins
+    canvas = tmp_path / "canvas.csv"
+    run_nbgrader(root, "export", "--exporter", "pt2jax.course.export.CanvasExportPlugin", "--to", str(canvas))
+    rows = list(csv.reader(canvas.read_text().splitlines()))
+    assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", TINY]
+    assert rows[1] == ["Points Possible", "", "", "", "", "3"]
+    assert {r[3]: r[5] for r in rows[2:]} == {"alice": "3", "carol": "0", "erin": "2"}
+    per_cell = export(root, tmp_path / "exercises.csv", "exercises")
+    lines = list(csv.reader(per_cell.read_text().splitlines()))
+    assert lines[0] == ["assignment", "student_id", "ex01_add_one_check", "ex02_int_range_check", "score",
+                        "max_score"]
+    assert [TINY, "erin", "0", "2", "2", "3"] in lines
+
+
+def test_a_manual_override_survives_a_regrade_on_the_cluster(parallel: dict[str, Any], cluster: Cluster) -> None:
+    from nbgrader.api import Gradebook
+
+    root = parallel["root"]
+    with Gradebook(db_url(root)) as gb:
+        gb.find_grade("ex02_int_range_check", TINY, TINY, "alice").manual_score = 0.5
+        gb.db.commit()
+    assert autograde(root, TINY, scheduler=cluster.address, progress=False) == []  # all marked
+    (root / "autograded" / "alice" / TINY / DONE_MARK).unlink()
+    assert autograde(root, TINY, scheduler=cluster.address, progress=False) == ["alice"]
+    with Gradebook(db_url(root)) as gb:
+        grade = gb.find_grade("ex02_int_range_check", TINY, TINY, "alice")
+        assert (grade.manual_score, grade.auto_score, grade.score) == (0.5, 2.0, 0.5)
+
+
+def test_a_synthetic_class_mixes_every_kind(built: CourseDir) -> None:
+    students = synthetic_class(built, TINY, 40, seed=1)
+    assert synthetic_class(built, TINY, 40, seed=1) == students  # deterministic
+    kinds = Counter(kind for kind, _ in students.values())
+    assert set(kinds) == {"full", "partial", "broken", "hostile"}  # no variants file for 00_tiny: no "wrong"
+    for kind, text in students.values():
+        if kind == "full":
+            assert text == students[next(s for s, (k, _) in students.items() if k == "full")][1]
+        if kind == "hostile":
+            assert any(cell in text for cell in map(json.dumps, HOSTILE_CELLS.values()))
+    repo_course = CourseDir(REPO)
+    wrong = synthetic_class(repo_course, "01_arrays", 40, seed=1)
+    assert "wrong" in Counter(k for k, _ in wrong.values())
 
 
 def _pending(root: Path, students: list[str]) -> list[str]:

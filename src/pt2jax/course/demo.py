@@ -38,7 +38,9 @@ def demo(repo: CourseDir, out: Path, *, build: bool = True) -> str:
     """
     from ..build.verify import build_assignment, format_build
     from .plots import grade_histogram
+    from .stats import exercise_stats, flagged, format_flagged, format_stats
     from .tables import format_table
+    from .workflow import export
 
     examples = repo.root / "examples" / "submissions"
     assignments = [a for a in repo.assignments() if any(examples.glob(f"*/{a}/*.ipynb"))]
@@ -58,11 +60,15 @@ def demo(repo: CourseDir, out: Path, *, build: bool = True) -> str:
             dest = course / "submitted" / sub.parent.name / assignment
             shutil.copytree(sub, dest)
             (dest / "timestamp.txt").write_text("2026-11-20 12:00:00.000000 UTC\n")
-        autograde(course.resolve(), assignment)
+        autograde(course.resolve(), assignment)  # on a LocalCluster: one grading process per core
         run_nbgrader(course.resolve(), "generate_feedback", assignment, "--force")
-        run_nbgrader(course.resolve(), "export", "--to", str((out / "grades.csv").resolve()))
+        export(course.resolve(), out / "grades.csv")
+        export(course.resolve(), out / "canvas.csv", "canvas")
         report = class_report(course, assignment)
         plot = grade_histogram(report, out / f"grades_{assignment}.png")
+        review = format_flagged(flagged(course, report))
         texts.append(f"\n== {assignment}: {len(report.rows)} submissions ==\n{format_table(report.rows)}\n"
-                     f"feedback: {course / 'feedback'}\ngrades:   {out / 'grades.csv'}\nplot:     {plot}")
+                     f"\n{format_stats(exercise_stats(course, report))}\n\nflagged for review:\n{review}\n"
+                     f"\nfeedback: {course / 'feedback'}\ngrades:   {out / 'grades.csv'} (Canvas: "
+                     f"{out / 'canvas.csv'})\nplot:     {plot}")
     return "\n".join(texts)

@@ -15,7 +15,7 @@ from ..config import CourseDir
 from ..errors import GradingError
 from ..nbgrader_cmd import run_nbgrader
 
-__all__ = ["collect", "ensure_generated", "exchange_root", "export", "feedback", "release"]
+__all__ = ["EXPORTERS", "collect", "ensure_generated", "exchange_root", "export", "feedback", "release"]
 
 
 def exchange_root(root: Path) -> Path:
@@ -79,8 +79,19 @@ def feedback(root: Path, assignment: str) -> Path:
     return root / "feedback"
 
 
-def export(root: Path, to: Path) -> Path:
-    """Every grade of the gradebook as CSV (nbgrader's exporter)."""
+# `pt2jax export --format`: nbgrader's own CSV, or one of pt2jax's nbgrader exporter plugins
+EXPORTERS = {
+    "nbgrader": "nbgrader.plugins.export.CsvExportPlugin",
+    "canvas": "pt2jax.course.export.CanvasExportPlugin",
+    "exercises": "pt2jax.course.export.ExerciseCsvExportPlugin",
+}
+
+
+def export(root: Path, to: Path, fmt: str = "nbgrader") -> Path:
+    """Every grade of the gradebook as CSV through nbgrader's exporter mechanism (``fmt``: a key of
+    :data:`EXPORTERS`; the same as ``nbgrader export --exporter <class>``)."""
+    if fmt not in EXPORTERS:
+        raise GradingError(f"unknown export format {fmt!r}: one of {', '.join(EXPORTERS)}")
     to.parent.mkdir(parents=True, exist_ok=True)
-    run_nbgrader(root, "export", "--to", str(to.resolve()))
+    run_nbgrader(root, "export", "--exporter", EXPORTERS[fmt], "--to", str(to.resolve()))
     return to
