@@ -62,13 +62,17 @@ def _cmd_grade(args: argparse.Namespace) -> int:
 def _cmd_autograde(args: argparse.Namespace) -> int:
     from .course.batch import autograde
     from .course.reports import class_report
+    from .course.stats import exercise_stats, flagged, format_flagged, format_stats
     from .course.tables import format_table
     from .course.workflow import ensure_generated
 
     root = _course(args).root
     ensure_generated(root, args.assignment)
     autograde(root, args.assignment, force=args.force, workers=args.workers, scheduler=args.scheduler)
-    print(format_table(class_report(root, args.assignment).rows))
+    report = class_report(root, args.assignment)
+    print(format_table(report.rows))
+    print("\n" + format_stats(exercise_stats(root, report)))
+    print("\nflagged for review:\n" + format_flagged(flagged(root, report)))
     return 0
 
 
@@ -99,7 +103,7 @@ def _cmd_feedback(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from .course.workflow import export
 
-    print(f"grades written to {export(_course(args).root, Path(args.to))}")
+    print(f"grades written to {export(_course(args).root, Path(args.to), args.format)}")
     return 0
 
 
@@ -157,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("export", help="instructor: export every grade as CSV")
     p.add_argument("--to", default="grades.csv", help="CSV file to write (default: grades.csv)")
+    p.add_argument("--format", default="nbgrader", choices=["nbgrader", "canvas", "exercises"],
+                   help="nbgrader's CSV, a Canvas gradebook import, or one column per graded cell")
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("demo", help="build, then grade examples/submissions in a fresh nbgrader course")
