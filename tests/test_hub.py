@@ -99,10 +99,12 @@ PUT_JS = """async ([url, content]) => {
 STATUS_JS = "async (url) => (await fetch(url, {credentials: 'same-origin'})).status"
 
 
-def _fetch_assignment(page: Any) -> Any:
+def _fetch_assignment(page: Any, screenshot: str | None = None) -> Any:
     nbgrader_menu(page, "Assignment List")
     released = page.locator("#released_assignments_list")
     expect()(released).to_contain_text(A, timeout=KERNEL_MS)
+    if screenshot:
+        shot(page, screenshot)
     released.get_by_role("button", name="Fetch").click()
     fetched = page.locator("#fetched_assignments_list")
     expect()(fetched).to_contain_text(A, timeout=KERNEL_MS)
@@ -185,8 +187,7 @@ def _class(browser: Any, hub: Hub, pages: list[Any]) -> None:
     _wait_lab(bpage)
     for name in (alice, bob):
         assert _server_uids(name) == {pwd.getpwnam(name).pw_uid}, name
-    fetched = _fetch_assignment(apage)
-    shot(apage, "hub_student_assignment_list")
+    fetched = _fetch_assignment(apage, "hub_student_assignment_list")
     _fetch_assignment(bpage)
 
     # alice: every answer cell from solutions/, saved through her own server

@@ -119,7 +119,7 @@ def start_hub(assignments: list[str], timeout_s: float = 120) -> Hub:
     tmp.chmod(0o755)  # the exchange inside is reached by every account
     settings = HubSettings(
         repo=str(REPO), state=str(tmp / "state"), runtime=str(REPO / "build" / "hub" / "venv"), proxy=str(PROXY),
-        course=f"/home/{accounts.grader}/pt2jax", exchange=str(tmp / "exchange"), prefix=TEST_PREFIX,
+        course="", exchange=str(tmp / "exchange"), prefix=TEST_PREFIX,
         port=free_port(), hub_port=free_port(), proxy_api_port=free_port(), service_port=free_port())
     passwords = prepare(settings, assignments)
     # prepare() returns the passwords generated now: with a fresh state, every test account gets a new one

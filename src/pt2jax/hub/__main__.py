@@ -28,9 +28,8 @@ PROXY = REPO / "build" / "node" / "node_modules" / ".bin" / "configurable-http-p
 def default_settings(port: int = 8000, exchange: Path | None = None) -> HubSettings:
     """``make hub``'s settings: state, runtime and exchange in ``build/hub/``, the course in the grader's home."""
     hub = REPO / "build" / "hub"
-    grader_home = Path("/home") / "pt2jax-grader"
     return HubSettings(repo=str(REPO), state=str(hub / "state"), runtime=str(hub / "venv"), proxy=str(PROXY),
-                       course=str(grader_home / "pt2jax"), exchange=str(exchange or hub / "exchange"), port=port)
+                       course="", exchange=str(exchange or hub / "exchange"), port=port)
 
 
 def grader_sandbox_problem(s: HubSettings) -> str | None:
@@ -52,7 +51,8 @@ def grader_sandbox_problem(s: HubSettings) -> str | None:
 
 
 def prepare(s: HubSettings, assignments: list[str] | None = None) -> dict[str, str]:
-    """Everything the hub needs before it starts (as root); return the passwords generated now."""
+    """Everything the hub needs before it starts (as root); return the passwords generated now.
+    An empty ``s.course`` becomes ``<grader's home>/<course id>``."""
     if os.geteuid() != 0:
         raise SystemExit("make hub runs as root: PAM checks passwords, and each user's server is started as that user")
     if not Path(s.proxy).exists():
@@ -62,6 +62,8 @@ def prepare(s: HubSettings, assignments: list[str] | None = None) -> dict[str, s
     state.chmod(0o700)
     ensure_runtime(Path(s.runtime))
     fresh = ensure_accounts(s.accounts, s.passwords_file)
+    if not s.course:  # the course lives in the grader account's home, as in nbgrader's hub setup
+        s.course = str(Path(pwd.getpwnam(s.accounts.grader).pw_dir) / s.course_id)
     delegate_cgroups(GRADERS_GROUP)
     ensure_exchange(Path(s.exchange))
     install_course(Path(s.repo), Path(s.course), s.accounts.grader, assignments)

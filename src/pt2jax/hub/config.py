@@ -33,7 +33,7 @@ class HubSettings:
     state: str  # root-only: the hub's database, cookie secret, passwords
     runtime: str  # the world-runnable virtualenv (pt2jax.hub.runtime)
     proxy: str  # configurable-http-proxy
-    course: str
+    course: str  # the course directory the formgrader service serves ("" = <grader's home>/<course_id>)
     exchange: str
     course_id: str = "pt2jax"
     prefix: str = "pt2jax-"
