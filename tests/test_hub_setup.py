@@ -4,16 +4,22 @@ everyone else is refused. Needs root (tests/test_hub.py drives the whole hub in 
 
 from __future__ import annotations
 
+import json
 import os
+import pwd
+import shutil
 import stat
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pamela
 import pytest
-from conftest import REPO
+from conftest import REPO, TINY
 from e2e.hub import TEST_PREFIX, run_as
 
+from pt2jax.config import CourseDir
 from pt2jax.hub.accounts import GRADERS_GROUP, Accounts, _ensure_user, ensure_accounts
 from pt2jax.hub.grants import delegate_cgroups
 from pt2jax.hub.runtime import ensure_runtime
@@ -69,3 +75,51 @@ def test_the_grader_sandboxes_under_the_grant_and_a_student_is_refused(accounts:
     student = run_as(ACC.students[0], PROBE)  # not in pt2jax-graders: no cgroup, so no grading
     assert student.returncode == 0, student.stderr[-2000:]
     assert student.stdout.startswith("cannot set up cgroup limits"), student.stdout
+
+
+PT2JAX = "import runpy, sys; sys.argv[0] = 'pt2jax'; runpy.run_module('pt2jax', run_name='__main__')"
+
+
+@pytest.fixture
+def own_courses(tiny_course: CourseDir) -> Iterator[Path]:
+    """A folder under build/ (reachable by the accounts) for copies of the tiny course, removed after."""
+    base = REPO / "build" / "hub-test"
+    base.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="grade-", dir=base))
+    tmp.chmod(0o755)
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _course_of(name: str, tiny_course: CourseDir, where: Path) -> Path:
+    course = where / name
+    shutil.copytree(tiny_course.root, course)
+    user = pwd.getpwnam(name)
+    for folder, dirs, files in os.walk(course):
+        for item in (folder, *(os.path.join(folder, n) for n in (*dirs, *files))):
+            os.chown(item, user.pw_uid, user.pw_gid, follow_symlinks=False)
+    course.chmod(0o700)
+    return course
+
+
+def test_pt2jax_grade_as_the_grader_is_sandboxed_and_as_a_student_refuses(
+        accounts: object, tiny_course: CourseDir, own_courses: Path) -> None:
+    """The real `pt2jax grade` (what the formgrader's Autograde runs): full marks, sandboxed, as the grader;
+    refused, with nothing run, as an account without the cgroup grant."""
+    delegate_cgroups(GRADERS_GROUP)
+    results = {}
+    for name in (ACC.grader, ACC.students[0]):
+        course = _course_of(name, tiny_course, own_courses)
+        solution = course / "solutions" / TINY / f"{TINY}.ipynb"
+        results[name] = run_as(name, PT2JAX, "--course", str(course), "grade", str(solution), "--assignment", TINY,
+                               "--json", "--seed", "0", "--student", "s1", timeout_s=300)
+    grader = results[ACC.grader]
+    assert grader.returncode == 0, grader.stderr[-3000:]
+    report = json.loads(grader.stdout)
+    assert report["score"] == report["max_score"] > 0
+    assert "unsandboxed" not in {f["kind"] for f in report["flags"]}
+    student = results[ACC.students[0]]
+    assert student.returncode == 2 and student.stdout == "", student.stdout + student.stderr[-2000:]
+    assert "refusing to run student code" in student.stderr and "cgroup" in student.stderr, student.stderr[-2000:]

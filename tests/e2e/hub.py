@@ -158,10 +158,11 @@ def remove_run(hub: Hub) -> None:
         _reset_home(name)
 
 
-def run_as(name: str, code: str) -> subprocess.CompletedProcess[str]:
-    """Run Python ``code`` as the Unix account ``name`` (its uid, gid and groups), in the hub's runtime."""
+def run_as(name: str, code: str, *args: str, timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run Python ``code`` (with ``args`` in sys.argv) as the Unix account ``name`` (its uid, gid and
+    groups, a clean environment), in the hub's runtime."""
     runtime = REPO / "build" / "hub" / "venv" / "bin" / "python"
     user = pwd.getpwnam(name)
     return subprocess.run(["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--init-groups",
-                           "--reset-env", str(runtime), "-c", code],
-                          capture_output=True, text=True, timeout=120, cwd="/")
+                           "--reset-env", str(runtime), "-c", code, *args],
+                          capture_output=True, text=True, timeout=timeout_s, cwd="/")
