@@ -50,11 +50,15 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> CourseDir:
     return course
 
 
-def _tiny_class(built: CourseDir, dest: Path, students: dict[str, str]) -> Path:
-    """A copy of the built tiny course with ``students`` (name → kind: solution, stub, near_miss, unreadable)."""
+def _tiny_class(built: CourseDir, dest: Path, students: dict[str, str], config: str = "") -> Path:
+    """A copy of the built tiny course with ``students`` (name → kind: solution, stub, near_miss,
+    unreadable); ``config`` is added to its nbgrader_config.py."""
     shutil.copytree(built.root, dest)
     course = CourseDir(dest)
     root = course.root
+    if config:
+        with (root / "nbgrader_config.py").open("a") as fh:
+            fh.write("\n" + config + "\n")
     (root / ".pt2jax_secret").write_text(SECRET)  # the same grade-time inputs in every copy
     run_nbgrader(root, "generate_assignment", TINY, "--force")
     solution = course.solutions / TINY / f"{TINY}.ipynb"
@@ -347,3 +351,56 @@ def test_a_client_sigkilled_and_rerun_loses_doubles_and_regrades_nothing(built: 
     assert sorted(rows) == sorted(students)
     want = {s: 3.0 if kind == "solution" else 2.0 for s, kind in students.items()}
     assert {s: sum(v[0] for v in rows[s].values()) for s in students} == want
+
+
+@contextmanager
+def postgres_server(port: int) -> Iterator[str]:
+    """Debian's PostgreSQL 15 started as the unprivileged ``postgres`` user (the tests run as root) on
+    a private socket folder and loopback ``port``, stopped and removed on the way out. Yields a URL."""
+    import pwd
+    import tempfile
+
+    user = pwd.getpwnam("postgres")
+    base = Path(tempfile.mkdtemp(prefix="pt2jax-pg-"))
+    as_pg = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--init-groups", "--"]
+    bindir = Path("/usr/lib/postgresql/15/bin")
+    try:
+        os.chown(base, user.pw_uid, user.pw_gid)
+        data, sock = base / "data", base / "sock"
+        subprocess.run([*as_pg, bindir / "initdb", "-D", data, "--auth=trust", "-U", "postgres"],
+                       check=True, capture_output=True)
+        sock.mkdir()
+        os.chown(sock, user.pw_uid, user.pw_gid)
+        subprocess.run([*as_pg, bindir / "pg_ctl", "-D", data, "-l", base / "server.log", "-w", "start",
+                        "-o", f"-c listen_addresses=127.0.0.1 -p {port} -k {sock}"], check=True, capture_output=True)
+        try:
+            subprocess.run([*as_pg, bindir / "createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
+                            "gradebook"], check=True, capture_output=True)
+            yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/gradebook"  # the driver pinned in the lock
+        finally:
+            subprocess.run([*as_pg, bindir / "pg_ctl", "-D", data, "-w", "-m", "fast", "stop"],
+                           check=True, capture_output=True)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_a_postgresql_gradebook_through_db_url_equals_the_serial_sqlite_run(
+        built: CourseDir, tmp_path: Path, serial_reference: dict[str, Any]) -> None:
+    with postgres_server(_free_port()) as url:
+        root = _tiny_class(built, tmp_path / "course", CLASS, config=f"c.CourseDirectory.db_url = {url!r}")
+        assert db_url(root) == url
+        stats = BatchStats()
+        autograde(root, TINY, workers=2, progress=False, stats=stats)  # on a LocalCluster this time
+        assert sorted(stats.graded) == sorted(CLASS) and stats.graded_here == []
+        assert not (root / "gradebook.db").exists()  # everything went to the server
+        assert _gradebook_state(root) == serial_reference["gradebook"]
+        assert class_report(root, TINY).rows == serial_reference["table"]
