@@ -237,8 +237,9 @@ def _class(browser: Any, hub: Hub, pages: list[Any]) -> None:
     for student in (alice, bob):
         report = course / "reports" / A / f"{student}.json"
         assert report.stat().st_uid == grader_uid
-        flags = {f["kind"] for f in json.loads(report.read_text()).get("flags", [])}
-        assert "unsandboxed" not in flags, flags
+        data = json.loads(report.read_text())
+        assert "error" not in data, data  # PipelineGrade writes the refusal there, and zeros
+        assert "unsandboxed" not in {f["kind"] for f in data["flags"]}, data["flags"]
 
     # --- each student reads their own feedback and score
     _read_feedback(apage, FULL)
