@@ -325,7 +325,8 @@ def grade_notebook(request: GradeRequest) -> GradeReport:
         if problem is not None:
             raise GradingError(
                 f"the sandbox does not work here ({problem}); refusing to run student code without it."
-                " Install bubblewrap and run as root, or pass --unsandboxed to accept the risk."
+                " Install bubblewrap and grade as root, or as a user granted the pt2jax cgroup folders"
+                " (docs/deploy.md, what a deployment must grant); or pass --unsandboxed to accept the risk."
             )
     timings["sandbox_probe_s"] = time.perf_counter() - wall - timings["sweep_s"]
     master = nbformat.read(master_path, as_version=4)
@@ -351,7 +352,8 @@ PHASES = ("startup_s", "sweep_s", "sandbox_probe_s", "read_s", "restore_s", "aud
 def _add_up(timings: dict[str, float], in_process_s: float) -> None:
     """Close the breakdown: what no phase measured becomes ``other_s``; ``total_s`` is the wall time
     since the interpreter started (what an instructor's clock shows for one `pt2jax grade`)."""
-    known = sum(float(v) for k, v in timings.items() if k.endswith("_s") and k not in ("probes_s", "fresh_s", "total_s"))
+    parts = {k: v for k, v in timings.items() if k.endswith("_s") and k not in ("probes_s", "fresh_s", "total_s")}
+    known = sum(float(v) for v in parts.values())
     total = timings.get("startup_s", 0.0) + in_process_s
     timings["other_s"] = max(total - known, 0.0)
     timings["total_s"] = total
