@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import queue
 import subprocess
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +53,8 @@ class BatchStats:
     from_spool: int = 0  # notebooks whose grade was already back from an earlier (killed) run
     graded_here: list[str] = field(default_factory=list)  # students nbgrader graded itself (no worker result)
     failed: list[str] = field(default_factory=list)  # students nbgrader could not autograde
+    write_s: float = 0.0  # seconds the one writer spent (nbgrader autograde + flags per student)
+    batches: list[int] = field(default_factory=list)  # students per nbgrader run of the writer
 
 
 def autograde(root: Path, assignment: str, *, force: bool = False, progress: bool = True,
@@ -61,7 +64,7 @@ def autograde(root: Path, assignment: str, *, force: bool = False, progress: boo
     default one per core, or the scheduler at address ``scheduler``); the gradebook is written here.
 
     A student whose marker exists is skipped unless ``force``. Returns the students graded in this run
-    (in the order they were written); ``stats``, when given, is filled in.
+    (sorted; ``stats.graded`` has them in the order they were written); ``stats``, when given, is filled in.
     """
     from tqdm import tqdm
 
@@ -72,7 +75,7 @@ def autograde(root: Path, assignment: str, *, force: bool = False, progress: boo
     stats = stats if stats is not None else BatchStats()
     todo = [s for s in submitted_students(root, assignment) if force or not _marker(root, assignment, s).exists()]
     if not todo:
-        return stats.graded
+        return sorted(stats.graded)
     spool = Spool(root, assignment)
     seed = base_seed(course_secret(root))
     digest = bundle_digest(root, assignment)
@@ -84,15 +87,17 @@ def autograde(root: Path, assignment: str, *, force: bool = False, progress: boo
     label = f"autograde {assignment}"
     with tqdm(total=len(todo), desc=label, unit="student", disable=not progress) as bar:
 
-        def write(student: str) -> None:
-            _write(root, assignment, student, [k for k, _ in jobs[student]], spool, stats)
-            bar.update(1)
+        def write(students: list[str]) -> None:
+            start = time.perf_counter()
+            _write_batch(root, assignment, {s: [k for k, _ in jobs[s]] for s in students}, spool, stats)
+            stats.write_s += time.perf_counter() - start
+            bar.update(len(students))
 
         ready = [s for s in todo if not outstanding[s]]
-        for student in ready:
-            write(student)
+        if ready:
+            write(ready)
         if len(ready) == len(todo):
-            return stats.graded
+            return sorted(stats.graded)
         with grading_client(workers, scheduler) as client:
             bar.set_description(f"{label} ({len(client.scheduler_info()['workers'])} workers)")
             remote = client.scatter(make_bundle(root, assignment), broadcast=True, hash=False)
@@ -106,13 +111,22 @@ def autograde(root: Path, assignment: str, *, force: bool = False, progress: boo
                     stats.sent += 1
             left = sum(1 for s in todo if outstanding[s])
             while left:
-                student, _, key = arrived.get().partition("\0")
-                outstanding[student].discard(key)
-                if not outstanding[student]:
-                    write(student)
-                    left -= 1
+                # everything that arrived while the last write ran is written together (one nbgrader run)
+                items = [arrived.get()]
+                while not arrived.empty():
+                    items.append(arrived.get_nowait())
+                complete = []
+                for item in items:
+                    student, _, key = item.partition("\0")
+                    if outstanding[student]:
+                        outstanding[student].discard(key)
+                        if not outstanding[student]:
+                            complete.append(student)
+                if complete:
+                    write(complete)
+                    left -= len(complete)
             del futures
-    return stats.graded
+    return sorted(stats.graded)
 
 
 def _keep(spool: Spool, key: str, student: str, arrived: queue.Queue[str]) -> Any:
@@ -157,6 +171,44 @@ def _prepare(root: Path, assignment: str, student: str, digest: str, seed: int) 
     return []
 
 
+def _write_batch(root: Path, assignment: str, keys: dict[str, list[str]], spool: Spool, stats: BatchStats) -> None:
+    """Write several students whose grades are all back with one `nbgrader autograde` run (the others
+    excluded): nbgrader's start (seconds) is paid once per batch, not per student. nbgrader removes
+    the autograded folder of a student it failed on; those go through :func:`_write` one by one."""
+    students = list(keys)
+    stats.batches.append(len(students))
+    others = [s for s in submitted_students(root, assignment) if s not in keys]
+    if len(students) == 1 or any("," in s for s in others):
+        for student in students:
+            _write(root, assignment, student, keys[student], spool, stats)
+        return
+    for student in students:
+        _marker(root, assignment, student).unlink(missing_ok=True)
+    proc = run_nbgrader(root, "autograde", assignment, "--force",
+                        f"--CourseDirectory.student_id_exclude={','.join(others)}", check=False)
+    text = proc.stdout + proc.stderr
+    for student in students:
+        log = CourseDir(root).report_file(assignment, student, ".nbgrader.log")
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(text)  # the batch's log: nbgrader names the student on each of its lines
+        if not (root / "autograded" / student / assignment).is_dir():
+            _write(root, assignment, student, keys[student], spool, stats)
+            continue
+        if f"{GRADED_HERE} ({student}/{assignment})" in text:
+            stats.graded_here.append(student)
+        _finish(root, assignment, student, keys[student], spool, stats)
+
+
+def _finish(root: Path, assignment: str, student: str, keys: list[str], spool: Spool, stats: BatchStats) -> None:
+    """The gradebook has the student's scores: the flags, then the marker, then the spool entries go."""
+    post_flags(root, assignment, student, all_flags(root, assignment, student))
+    # the marker is written last: only now does this submission count as graded
+    _marker(root, assignment, student).write_text(datetime.now(UTC).isoformat() + "\n")
+    stats.graded.append(student)
+    for key in keys:
+        spool.drop(key)
+
+
 def _write(root: Path, assignment: str, student: str, keys: list[str], spool: Spool, stats: BatchStats) -> None:
     """The one writer: nbgrader puts the (already graded) notebooks into the gradebook, then the flags,
     then the marker."""
@@ -171,12 +223,7 @@ def _write(root: Path, assignment: str, student: str, keys: list[str], spool: Sp
     if GRADED_HERE in log.read_text():
         stats.graded_here.append(student)
     if proc.returncode == 0 and done.parent.is_dir():
-        post_flags(root, assignment, student, all_flags(root, assignment, student))
-        # the marker is written last: only now does this submission count as graded
-        done.write_text(datetime.now(UTC).isoformat() + "\n")
-        stats.graded.append(student)
-        for key in keys:
-            spool.drop(key)
+        _finish(root, assignment, student, keys, spool, stats)
     else:
         stats.failed.append(student)
         from tqdm import tqdm
