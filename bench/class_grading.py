@@ -37,6 +37,7 @@ def _course(dest: Path, assignment: str) -> Path:
         dest.mkdir(parents=True)
         for name in ("nbgrader_config.py", "pyproject.toml"):
             shutil.copy(ROOT / name, dest / name)
+        shutil.copytree(ROOT / "requirements", dest / "requirements")
         for part in ("source", "autograder"):
             shutil.copytree(FIXTURE / part / assignment, dest / part / assignment)
         build_assignment(CourseDir(dest), assignment, verify=False)
