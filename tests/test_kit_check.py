@@ -364,6 +364,21 @@ def test_check_array_failure_raises_rendered_text(capsys):
     assert "✔" not in capsys.readouterr().out
 
 
+def test_check_array_lazy_hints_are_gathered_only_on_a_mismatch(capsys):
+    calls = []
+
+    def evidence():
+        calls.append(1)
+        return ["same_padding_stride2"]
+
+    check_array(jnp.arange(3.0), torch.arange(3.0), hints=evidence)
+    assert calls == [] and capsys.readouterr().out.count("✔") == 1
+    with pytest.raises(AssertionError) as info:
+        check_array(jnp.arange(3.0) + 1, torch.arange(3.0), hints=evidence)
+    assert calls == [1] and hint_text("same_padding_stride2") in str(info.value)
+    assert "✔" not in capsys.readouterr().out  # the first, hint-less comparison printed nothing
+
+
 def test_check_array_value_failure_mentions_index():
     with pytest.raises(AssertionError, match=r"first at index \(2,\)"):
         check_array(jnp.array([1.0, 2.0, 9.0]), torch.tensor([1.0, 2.0, 3.0]))

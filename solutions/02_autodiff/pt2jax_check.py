@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -516,10 +516,19 @@ def check_array(
     rtol: float = 1e-5,
     atol: float = 1e-6,
     what: str = "The result",
-    hints: tuple[str, ...] | list[str] = (),
+    hints: tuple[str, ...] | list[str] | Callable[[], Sequence[str]] = (),
 ) -> None:
     """Self-check: raise SelfCheckFailed with teaching feedback unless ``got`` matches ``want``;
-    ``hints`` are misconception ids named on any mismatch, as the grader's ``expect_array(hints=...)``."""
+    ``hints`` are misconception ids named on any mismatch, as the grader's ``expect_array(hints=...)``
+    (or a function returning them, called only on a mismatch: for evidence that is costly to gather)."""
+    if callable(hints):
+        lazy = hints
+        try:
+            check_array(got, want, dtype=dtype, kind=kind, rtol=rtol, atol=atol, what=what)
+        except SelfCheckFailed:
+            hints = list(lazy())
+        else:
+            return
     got_facts = facts_of(got)
     want_facts = facts_of(want)
     if want_facts is None:
