@@ -255,3 +255,45 @@ def test_private_tmp_is_mounted_before_the_venv_and_scratch(tmp_path: Path) -> N
 
     argv = Sandbox(tmp_path).wrap(["true"])[-1]  # the sh -c command line
     assert argv.index("--tmpfs /tmp") < argv.index(f"--ro-bind {sys.prefix} ") < argv.index(f"--tmpfs {tmp_path} ")
+
+
+def test_spawned_processes_share_memory_through_a_private_dev_shm(tmp_path: Path) -> None:
+    """04's DataLoader workers: multiprocessing's spawn, its queues and semaphores, and shared memory
+    work as nobody; the sandbox's /dev/shm is its own (the host's files are not there, its files do
+    not reach the host) and bounded in size."""
+    host_file = Path("/dev/shm") / f"pt2jax-test-host-{os.getpid()}"
+    inside = f"pt2jax-test-inside-{os.getpid()}"
+    host_file.write_text("host")
+    code = f"""
+import multiprocessing as mp, os
+from multiprocessing import shared_memory
+open("shm_helper.py", "w").write(
+    "def read(name):\\n"
+    "    from multiprocessing import shared_memory\\n"
+    "    block = shared_memory.SharedMemory(name=name)\\n"
+    "    data = bytes(block.buf[:5]).decode()\\n"
+    "    block.close()\\n"
+    "    return data\\n")
+import shm_helper
+print("host file seen:", os.path.exists({str(host_file)!r}))
+block = shared_memory.SharedMemory(create=True, size=2**20, name={inside!r})
+block.buf[:5] = b"hello"
+with mp.get_context("spawn").Pool(1) as pool:
+    print("child read:", pool.apply(shm_helper.read, ({inside!r},)))
+fd = os.open("/dev/shm/big", os.O_CREAT | os.O_WRONLY)
+try:
+    os.posix_fallocate(fd, 0, 2**30); print("allocated 1 GiB")
+except OSError as e:
+    print("refused 1 GiB", e.errno)
+os.close(fd)
+os.unlink("/dev/shm/big")
+"""
+    try:
+        nb, issues, _ = _run(tmp_path, code)
+    finally:
+        host_file.unlink()
+    out = _stdout(nb.cells[0])
+    assert not issues and not [o for o in nb.cells[0].outputs if o.get("output_type") == "error"], nb.cells[0].outputs
+    assert "host file seen: False" in out and "child read: hello" in out, out
+    assert "refused 1 GiB" in out, out
+    assert not (Path("/dev/shm") / inside).exists()

@@ -11,8 +11,9 @@ The cgroups are made (and entered) as root; bubblewrap mounts as root but makes 
 and the command inside becomes host ``nobody`` (``setpriv``, no capabilities, no_new_privs): the
 sandbox's ``nobody`` is host ``nobody``, not host root (a user namespace made by root would map it
 to root), so a root-only file in a mounted folder stays unreadable and its files belong to ``nobody``.
-The working directory is a size-limited tmpfs made by bubblewrap inside the sandbox (its pages
-count against the memory cgroup too and vanish with the sandbox); the master's helper files are
+The working directory, ``/tmp`` and ``/dev/shm`` are size-limited tmpfs made by bubblewrap inside the
+sandbox (their pages count against the memory cgroup too and vanish with it; ``/dev/shm`` is private,
+not the host's, and writable, so multiprocessing works in the sandbox); the master's helper files are
 bound into it read-only. Every name this module makes on the host carries the grader's PID, so a
 later grader can sweep what a killed one left (:func:`sweep_stale`).
 """
@@ -154,6 +155,7 @@ class Sandbox:
     memory_mb: int = 4096
     pids_max: int = 512
     scratch_mb: int = 1024
+    shm_mb: int = 256
     name: str = field(default_factory=lambda: f"{host_name('box')}{uuid.uuid4().hex[:12]}")
 
     def _cgroups(self) -> dict[str, Path]:
@@ -260,6 +262,10 @@ class Sandbox:
             bwrap, "--die-with-parent", "--new-session", *isolate,
             # /tmp first: the venv or the scratch dir may live under /tmp, and later mounts win
             "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", size, "--tmpfs", "/tmp",
+            # a private /dev/shm for multiprocessing's semaphores and queues (spawned DataLoader
+            # workers): bubblewrap's --dev leaves a root-owned 0755 folder nobody cannot write to;
+            # a bounded tmpfs whose pages count against the memory cgroup, gone with the sandbox
+            "--perms", "1777", "--size", str(self.shm_mb * 1024 * 1024), "--tmpfs", "/dev/shm",
             *_system_mounts(),
             *_parent_dirs([Path(sys.base_prefix).resolve(), Path(sys.prefix), self.scratch, *binds]),
             *_python_mounts(), *mounts,
