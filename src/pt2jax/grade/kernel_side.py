@@ -525,6 +525,84 @@ def __pt2jax_time(target, args, kwargs, repeat):
     return {"first_s": first, "times": times, "first_compiles": c1 - c0, "later_compiles": __pt2jax_compiles[0] - c1}
 
 
+# Speed runs (checks.speed): inputs made here from grader-chosen seeds, one request per timed call
+# (timed by the grader's clock), outputs kept until the grader asks for the ones it checks in full.
+__pt2jax_speed: dict = {"inputs": {}, "outputs": {}, "gather": None}
+
+
+def __pt2jax_stage(slot, specs):
+    """Make a timed call's arguments from seeds (jax.random, on the default device) and wait for them:
+    the work of making fresh inputs never lands inside a timed request."""
+    import jax
+
+    arrays = []
+    for spec in specs:
+        value = jax.random.normal(jax.random.key(int(spec["seed"])), tuple(spec["shape"]), "float32")
+        arrays.append((value * float(spec["scale"])).astype(spec["dtype"]))
+    jax.block_until_ready(arrays)
+    __pt2jax_speed["inputs"][slot] = arrays
+    return len(arrays)
+
+
+def __pt2jax_sample(value, positions):
+    """Values of ``value`` at flat ``positions``, read right away (this waits for the value: it does
+    not rely on block_until_ready). On a CPU the host view is zero-copy; elsewhere one small gather."""
+    import numpy as np
+
+    if not positions:
+        return np.zeros(0, np.float32)
+    platforms = {d.platform for d in value.devices()}
+    if platforms == {"cpu"}:
+        flat = np.asarray(value).reshape(-1)
+        return flat[np.asarray(positions, np.int64) % max(flat.size, 1)]
+    import jax
+    import jax.numpy as jnp
+
+    if __pt2jax_speed["gather"] is None:
+        __pt2jax_speed["gather"] = jax.jit(lambda v, i: jnp.take(v.reshape(-1), i % v.size))
+    return np.asarray(__pt2jax_speed["gather"](value, jnp.asarray(positions, jnp.int32)))
+
+
+def __pt2jax_timed(target, slot, positions, baseline):
+    """One timed call on the staged arguments of ``slot``. The grader's clock spans this whole request;
+    a ``baseline`` request does the same bookkeeping around a no-op (its cost is subtracted)."""
+    import threading
+
+    __pt2jax_watch_compiles()
+    arrays = __pt2jax_speed["inputs"][slot]
+    before = {t.ident for t in threading.enumerate()}
+    c0 = __pt2jax_compiles[0]
+    out = arrays[0] if baseline else target(*arrays)
+    kind = __pt2jax_kind(type(out))
+    if kind == "jax.Array":
+        __pt2jax_block(out)
+    compiles = __pt2jax_compiles[0] - c0
+    facts = {"kind": kind or f"{type(out).__module__}.{type(out).__qualname__}"[:120], "compiles": compiles}
+    if kind == "jax.Array":
+        facts["samples"] = __pt2jax_npy(__pt2jax_sample(out, positions))  # read at once: no work left for later
+        facts["dtype"] = str(out.dtype)
+        facts["shape"] = [int(n) for n in out.shape]
+    facts["threads"] = sum(1 for t in threading.enumerate() if t.ident not in before and t.is_alive())
+    facts["deleted"] = [bool(a.is_deleted()) for a in arrays]
+    if not baseline:
+        facts["input_samples"] = [None if a.is_deleted() else __pt2jax_npy(__pt2jax_sample(a, positions))
+                                  for a in arrays]
+        __pt2jax_speed["outputs"][slot] = out
+        del __pt2jax_speed["inputs"][slot]
+    return facts
+
+
+def __pt2jax_fetch(slot):
+    """A kept output, whole, as data (then let go)."""
+    return __pt2jax_speed["outputs"].pop(slot, None)
+
+
+def __pt2jax_release():
+    __pt2jax_speed["inputs"].clear()
+    __pt2jax_speed["outputs"].clear()
+    return True
+
+
 def __pt2jax_primitives(jaxpr, counts, depth=0):
     for eqn in jaxpr.eqns:
         counts[eqn.primitive.name] = counts.get(eqn.primitive.name, 0) + 1
@@ -546,6 +624,7 @@ def __pt2jax_trace(target, args, kwargs):
         "jitted": hasattr(target, "lower") and hasattr(target, "trace"),
         "text": str(closed)[:20000],
         "primitives": __pt2jax_primitives(closed.jaxpr, {}),
+        "top": [eqn.primitive.name for eqn in closed.jaxpr.eqns][:1000],
         "out": [[[int(n) for n in a.shape], str(a.dtype)] for a in closed.out_avals],
     }
 
@@ -589,6 +668,15 @@ def __pt2jax_probe__(request_b64):
                 target = __pt2jax_time(target, args, kwargs, int(request["repeat"]))
             elif op == "trace":
                 target = __pt2jax_trace(target, args, kwargs)
+            elif op == "stage":
+                target = __pt2jax_stage(str(request["slot"]), request["specs"])
+            elif op == "timed":
+                target = __pt2jax_timed(target, str(request["slot"]), [int(p) for p in request["positions"]],
+                                        bool(request.get("baseline")))
+            elif op == "fetch":
+                target = __pt2jax_fetch(str(request["slot"]))
+            elif op == "release":
+                target = __pt2jax_release()
             reply["value"] = __pt2jax_encode(target)
             if watch is not None and (watch.callbacks or watch.torch_in_jax):
                 reply["impure"] = {"callbacks": watch.callbacks, "torch": watch.torch_in_jax,

@@ -99,6 +99,7 @@ class Trace:
     text: str
     primitives: dict[str, int]
     out: tuple[tuple[tuple[int, ...], str], ...]
+    top: tuple[str, ...] | None = None  # the top-level equations' primitives (None: not reported)
 
     def count(self, *primitives: str) -> int:
         """Occurrences of any of ``primitives``."""
@@ -123,8 +124,11 @@ def _array_leaves(value: Any) -> list[Any]:
 
 def parse_trace(value: Any) -> Trace:
     """Build a :class:`Trace` from the kernel's decoded report."""
-    if not isinstance(value, dict) or set(value) != {"jitted", "text", "primitives", "out"}:
+    if not isinstance(value, dict) or set(value) - {"top"} != {"jitted", "text", "primitives", "out"}:
         raise MalformedFact("the trace report has the wrong fields")
+    top = value.get("top")
+    if top is not None and not (isinstance(top, list) and len(top) <= 10_000 and all(isinstance(t, str) for t in top)):
+        raise MalformedFact("the trace report's top-level equations are not names")
     if type(value["jitted"]) is not bool or not isinstance(value["text"], str):
         raise MalformedFact("the trace report's flags are not data")
     prims = value["primitives"]
@@ -140,4 +144,5 @@ def parse_trace(value: Any) -> Trace:
         text=value["text"][:20000],
         primitives={k: _count(v, f"count of {k}") for k, v in prims.items()},
         out=tuple((tuple(_count(n, "a dimension") for n in shape), dtype) for shape, dtype in out),
+        top=None if top is None else tuple(t[:80] for t in top),
     )

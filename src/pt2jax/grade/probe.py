@@ -207,6 +207,17 @@ class StudentBase:
             self.disagreements.append(f"timing of {label}: {problem}")
         return timing
 
+    def speed_op(self, op: str, name: str, **options: Any) -> tuple[Any, float | None]:
+        """One step of a speed run (``stage``, ``timed``, ``fetch``, ``release``; see checks.speed):
+        the decoded value and, for ``timed``, the grader's clock around the whole request."""
+        label = f"`{name}(...)`"
+        reply = self.request(op, name, (), {}, options)
+        value = self._resolve(reply, label)
+        wall = reply.get("grader_wall_s") if isinstance(reply, dict) else None
+        if op == "timed" and type(wall) is not float:
+            raise StudentCrashed(label, "the grader has no timing of its own for this call")
+        return value, wall
+
     def trace(self, name: str, *args: Any, **kwargs: Any) -> Trace:
         label = _describe_call(name, args, kwargs)
         value = self._resolve(self.request("trace", name, args, kwargs), label)
@@ -313,6 +324,8 @@ class KernelStudent(StudentBase):
                     reply.pop("nonce")
                     if op == "time":
                         reply["grader_wall_s"] = max(wall, 0.0)
+                    elif op == "timed":  # the whole request; checks.speed subtracts a baseline request's
+                        reply["grader_wall_s"] = wall + (self._round_trip_s or 0.0)
                     return reply
         return {"crashed": "no answer came back from the notebook's kernel"}
 

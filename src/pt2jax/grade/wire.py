@@ -151,6 +151,11 @@ def decode_value(obj: Any, depth: int = 0) -> Any:
     raise WireError(f"unknown tag {tag!r}")
 
 
+def decode_npy(text: Any) -> np.ndarray:
+    """A bare ``.npy`` payload (base64) from the kernel as a plain numeric array, or WireError."""
+    return _decode_array({"kind": "numpy.ndarray", "dtype": "float64", "npy": text}).value
+
+
 def _decode_array(body: dict[str, Any]) -> StudentArray:
     kind = body.get("kind")
     dtype = body.get("dtype")

@@ -1,0 +1,341 @@
+"""Speed checks: a student's function timed by the grader's clock on fresh inputs, its outputs checked.
+
+What public speed leaderboards learned (docs/grading.md, "Speed checks") decides the shape of a run:
+
+* every timed call gets **fresh inputs**, made in the kernel from seeds the grader draws, in an untimed
+  request just before that call (a cache keyed by identity or value never hits, and the inputs of a
+  later call do not exist yet when an earlier one runs, so work cannot be batched into the first call);
+* every timed call is **its own request**, timed by the **grader's clock** (a clock patched in the kernel
+  changes nothing); the kernel waits for the result and reads sampled values of it before answering,
+  so asynchronous dispatch, a lazy object or a thread finishing later cannot end the request early;
+  the cost of the request itself is a **baseline** request (same bookkeeping around a no-op) measured
+  between the timed calls and subtracted;
+* the output of every timed call has its exact kind, dtype and shape checked and its sampled values
+  compared with the grader's reference; the outputs of calls the grader picks **after** timing are
+  checked in full; the inputs are re-read after the call (mutated or donated inputs fail);
+* verdicts use **medians**, and a median below a **physical floor** (the fewest bytes the computation
+  must move divided by the memory bandwidth the grader measured in the same run) is flagged as
+  implausible and not rewarded;
+* **references** the verdicts compare with are the grader's own functions, run in the grader's process
+  on the same inputs, interleaved with the student's calls: the student's code cannot slow them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import CheckFailed
+from ..grade.observed import Trace
+from ..grade.wire import StudentArray, WireError, decode_npy
+
+__all__ = [
+    "CALLBACK_PRIMITIVES",
+    "InputSpec",
+    "SpeedRun",
+    "expect_compiled",
+    "fresh_calls",
+    "measure_speed",
+    "median_time",
+    "regenerate",
+]
+
+SAMPLES = 64  # values of every timed output read back and compared at once
+FLOOR_TOLERANCE = 0.25  # a median under this share of the physical floor cannot be an honest time
+CALLBACK_PRIMITIVES = ("pure_callback", "io_callback", "debug_callback", "callback")
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One input of a timed call: ``normal(key(seed), shape) * scale`` cast to ``dtype``, made with
+    ``jax.random`` in the kernel and again, bit for bit, in the grader."""
+
+    seed: int
+    shape: tuple[int, ...]
+    dtype: str = "float32"
+    scale: float = 1.0
+
+    def wire(self) -> dict[str, Any]:
+        return {"seed": self.seed, "shape": list(self.shape), "dtype": self.dtype, "scale": self.scale}
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) * np.dtype(self.dtype).itemsize
+
+
+def regenerate(spec: InputSpec) -> Any:
+    """The grader's copy of an input (a jax.Array, the same bits as the kernel's)."""
+    import jax
+
+    value = jax.random.normal(jax.random.key(int(spec.seed)), spec.shape, "float32")
+    return jax.block_until_ready((value * float(spec.scale)).astype(spec.dtype))
+
+
+def fresh_calls(rng: np.random.Generator, shapes: Sequence[tuple[int, ...]], n: int, *,
+                dtype: str = "float32", scales: Sequence[float] | None = None) -> list[list[InputSpec]]:
+    """``n`` calls' inputs of the given shapes, every one from its own seed."""
+    seeds = rng.choice(2**31 - 1, size=n * len(shapes), replace=False)
+    scales = scales or [1.0] * len(shapes)
+    return [[InputSpec(int(seeds[i * len(shapes) + j]), tuple(int(d) for d in shape), dtype, float(scales[j]))
+             for j, shape in enumerate(shapes)] for i in range(n)]
+
+
+def median_time(fn: Callable[..., Any], args: Sequence[Any]) -> float:
+    """One call of a grader-side function, waited for, by the grader's clock."""
+    import jax
+
+    start = time.perf_counter()
+    jax.block_until_ready(fn(*args))
+    return time.perf_counter() - start
+
+
+@dataclass(frozen=True)
+class SpeedRun:
+    """A student's function timed call by call by the grader's clock (baseline subtracted), beside the
+    grader's references timed on the same inputs in the same run."""
+
+    name: str
+    first_s: float
+    times_s: tuple[float, ...]
+    baseline_s: tuple[float, ...]
+    first_compiles: int
+    later_compiles: int
+    references: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    bandwidth_bps: float | None = None
+    min_bytes: int | None = None
+
+    @property
+    def median_s(self) -> float:
+        """The student's median time per call: one call, however fast, cannot move it."""
+        return float(np.median(self.times_s))
+
+    def reference_s(self, name: str) -> float:
+        """Median time per call of one of the grader's references."""
+        return float(np.median(self.references[name]))
+
+    @property
+    def noise_s(self) -> float:
+        """How much the request's own cost varies (median absolute deviation of the baselines)."""
+        base = np.asarray(self.baseline_s)
+        return float(np.median(np.abs(base - np.median(base)))) if base.size else 0.0
+
+    @property
+    def floor_s(self) -> float | None:
+        """The least time the computation can take: its bytes over the bandwidth measured in this run."""
+        if not self.bandwidth_bps or not self.min_bytes:
+            return None
+        return self.min_bytes / self.bandwidth_bps
+
+    def implausible(self) -> str | None:
+        """Why the student's median cannot be an honest time (None when it can)."""
+        floor = self.floor_s
+        if floor is None or self.median_s >= FLOOR_TOLERANCE * floor:
+            return None
+        return (f"`{self.name}` took a median {self.median_s * 1e3:.3f} ms per call, under"
+                f" {FLOOR_TOLERANCE:.0%} of the {floor * 1e3:.3f} ms it takes just to move its"
+                f" {self.min_bytes / 1e6:.1f} MB through memory at the {self.bandwidth_bps / 1e9:.1f} GB/s"
+                " the grader measured in the same run")
+
+    def fast_outliers(self) -> int:
+        """Calls faster than the floor allows (a median ignores them; the instructor is told)."""
+        floor = self.floor_s
+        return 0 if floor is None else sum(t < FLOOR_TOLERANCE * floor for t in self.times_s)
+
+
+def _fail(message: str, hints: Sequence[str] = ()) -> None:
+    raise CheckFailed(message, tuple(hints))
+
+
+def _decode_npy(student: Any, text: Any, what: str) -> np.ndarray:
+    try:
+        value = decode_npy(text)
+    except WireError as exc:
+        student.disagreements.append(f"speed run: {what} could not be read ({exc})")
+        _fail(f"The grader could not read {what} back from the notebook.")
+    return np.asarray(value, dtype=np.float64).ravel()
+
+
+def _check_facts(student: Any, label: str, facts: Any, want: np.ndarray, inputs: list[np.ndarray],
+                 positions: np.ndarray, dtype: str, rtol: float, atol: float, hints: Sequence[str]) -> int:
+    """Verdict on one timed call's return, read by the kernel right after the call; its compiles."""
+    if not isinstance(facts, dict) or not isinstance(facts.get("kind"), str):
+        _fail(f"{label}: the grader got no report of what the call returned.")
+    kind = facts["kind"]
+    if kind != "jax.Array":
+        _fail(f"{label} returned a {kind[:80]}, not a jax.Array. A timed function must return its result as a"
+              " finished jax.Array: an object that computes later (a lazy wrapper, a future) or a NumPy array or"
+              " torch tensor is not what the exercise asks for.", ("deferred_result",))
+    if facts.get("dtype") != dtype or facts.get("shape") != list(want.shape):
+        _fail(f"{label} returned dtype {facts.get('dtype')} and shape {tuple(facts.get('shape') or ())};"
+              f" expected {dtype} and {tuple(want.shape)}. Computing in a narrower dtype to gain speed changes"
+              " the answer.", ("low_precision",) if facts.get("dtype") in ("bfloat16", "float16") else ())
+    if type(facts.get("threads")) is int and facts["threads"] > 0:
+        _fail(f"{label} left {facts['threads']} thread(s) of its own running after it returned: the work of a"
+              " timed call must be done when it returns, not finished later in the background.",
+              ("deferred_result",))
+    deleted = facts.get("deleted")
+    if isinstance(deleted, list) and any(d is True for d in deleted):
+        _fail(f"{label} deleted (donated) the grader's input number {deleted.index(True) + 1}:"
+              " `donate_argnums` lets XLA reuse an input's memory, so the caller's array is gone after the"
+              " call. Donate only arrays the caller will not use again (a train step's old state), never"
+              " a function's inputs in general.", ("donated_input",))
+    got = _decode_npy(student, facts.get("samples"), "the sampled output")
+    idx = positions % max(want.size, 1)
+    ref = want.reshape(-1)[idx].astype(np.float64)
+    if got.shape != ref.shape or not np.allclose(got, ref, rtol=rtol, atol=atol, equal_nan=True):
+        bad = int(np.argmax(~np.isclose(got, ref, rtol=rtol, atol=atol, equal_nan=True))) if got.shape == ref.shape else 0
+        shown = (f"at flat index {int(idx[bad])}: expected {ref[bad]:.6g}, got {got[bad]:.6g}"
+                 if got.shape == ref.shape else "a different number of values")
+        _fail(f"{label} returned wrong values ({shown}), read the moment the call returned. Each timed call"
+              " gets new inputs: a result remembered from an earlier call, computed in lower precision, or"
+              " still being written by other code when the call returns does not match.", hints)
+    for n, (text, value) in enumerate(zip(facts.get("input_samples") or [], inputs, strict=False)):
+        if text is None:
+            continue
+        seen = _decode_npy(student, text, "the sampled inputs")
+        flat = value.reshape(-1)[positions % max(value.size, 1)].astype(np.float64)
+        if seen.shape != flat.shape or not np.array_equal(seen, flat, equal_nan=True):
+            _fail(f"{label} changed its input number {n + 1} in place: the caller's arrays must be left as"
+                  " they were.", ("inplace_update",))
+    compiles = facts.get("compiles")
+    return compiles if type(compiles) is int and compiles >= 0 else 0
+
+
+def measure_speed(
+    student: Any,
+    name: str,
+    calls: Sequence[Sequence[InputSpec]],
+    *,
+    reference: Callable[..., Any],
+    rng: np.random.Generator,
+    dtype: str = "float32",
+    references: Mapping[str, Callable[..., Any]] | None = None,
+    min_bytes: int | None = None,
+    rtol: float = 1e-5,
+    atol: float = 1e-6,
+    full_checks: int = 2,
+    hints: Sequence[str] = (),
+) -> SpeedRun:
+    """Time ``name`` on ``calls`` (the first one is the warm-up: compile time, kept apart) and check
+    every timed output; see the module docstring. ``reference(*numpy inputs)`` gives the right output
+    (NumPy or torch); ``references`` are grader-side JAX functions timed on the same inputs in the same
+    run; ``min_bytes`` is the fewest bytes one call must move (the physical floor)."""
+    import jax
+
+    if len(calls) < 3:
+        raise ValueError("a speed run needs a warm-up call and at least two timed calls")
+    label = f"`{name}(...)`"
+    positions = rng.integers(0, 2**31 - 1, size=SAMPLES)
+    wire_positions = [int(p) for p in positions]
+    refs = dict(references or {})
+    ref_times: dict[str, list[float]] = {k: [] for k in refs}
+    copy = jax.jit(lambda a: a * 2)
+    bandwidth: list[float] = []
+    walls: list[float] = []
+    baselines: list[float] = []
+    compiles: list[int] = []
+    wants: list[np.ndarray] = []
+
+    def want_of(specs: Sequence[InputSpec]) -> tuple[np.ndarray, list[np.ndarray], list[Any]]:
+        arrays = [regenerate(s) for s in specs]
+        host = [np.asarray(a) for a in arrays]
+        out = reference(*host)
+        if hasattr(out, "detach"):
+            out = out.detach().cpu().numpy()
+        return np.asarray(out), host, arrays
+
+    try:
+        for i, specs in enumerate(calls):
+            slot = f"{i}"
+            student.speed_op("stage", name, slot=slot, specs=[s.wire() for s in specs])
+            _, base = student.speed_op("timed", name, slot=slot, positions=wire_positions, baseline=True)
+            facts, wall = student.speed_op("timed", name, slot=slot, positions=wire_positions)
+            want, host, arrays = want_of(specs)
+            what = "the first call" if i == 0 else f"timed call {i}"
+            compiles.append(_check_facts(student, f"{label} ({what})", facts, want, host, positions, dtype,
+                                         rtol, atol, hints))
+            baselines.append(float(base))
+            walls.append(float(wall))
+            if i == 0:
+                for fn in refs.values():  # warm-up (compiles) of the grader's own functions
+                    median_time(fn, arrays)
+                median_time(copy, arrays[:1])
+                continue
+            for key, fn in refs.items():
+                ref_times[key].append(median_time(fn, arrays))
+            bandwidth.append(2 * specs[0].nbytes / max(median_time(copy, arrays[:1]), 1e-9))
+            wants.append(want)
+        picked = rng.choice(np.arange(1, len(calls)), size=min(full_checks, len(calls) - 1), replace=False)
+        for i in sorted(int(p) for p in picked):
+            got, _ = student.speed_op("fetch", name, slot=f"{i}")
+            if not isinstance(got, StudentArray):
+                _fail(f"{label} (timed call {i}): the grader could not read its output back in full.")
+            want = wants[i - 1]
+            close = got.shape == want.shape and bool(
+                np.allclose(got.value.astype(np.float64), want, rtol=rtol, atol=atol, equal_nan=True))
+            if not close:
+                _fail(f"{label} (timed call {i}, checked in full after timing) differs from the reference: its"
+                      " sampled values matched when it returned, so the rest of the array was written later or"
+                      " not at all.", ("deferred_result",))
+    finally:
+        try:
+            student.speed_op("release", name)
+        except CheckFailed:
+            pass
+    base = float(np.median(baselines))
+    run = SpeedRun(
+        name=name,
+        first_s=max(walls[0] - base, 0.0),
+        times_s=tuple(max(w - base, 0.0) for w in walls[1:]),
+        baseline_s=tuple(baselines),
+        first_compiles=compiles[0],
+        later_compiles=sum(compiles[1:]),
+        references={k: tuple(v) for k, v in ref_times.items()},
+        bandwidth_bps=float(np.median(bandwidth)) if bandwidth else None,
+        min_bytes=min_bytes,
+    )
+    if run.later_compiles:
+        _fail(f"{label} compiled again on {run.later_compiles} of {len(run.times_s)} calls with inputs of the same"
+              " shapes and dtypes. A jitted function compiles once per input shape; recompiling on every call"
+              " (jax.jit(...) inside the function, a new lambda each time, a Python value as a static"
+              " argument that changes) costs the compile every time.", ("recompiles",))
+    problem = run.implausible()
+    if problem is not None:
+        student.disagreements.append(f"speed run: {problem}")
+        _fail(f"{problem}: a time below what the hardware can do is not rewarded (your instructor will look"
+              " at it).")
+    if run.fast_outliers():
+        student.disagreements.append(f"speed run: {run.fast_outliers()} call(s) of `{name}` faster than the"
+                                     " physical floor (ignored by the median)")
+    return run
+
+
+def expect_compiled(trace: Trace, what: str, *, loop: bool = False, max_count: Mapping[str, int] | None = None) -> None:
+    """Fail unless ``trace`` is of a jitted function whose jaxpr is one compiled call without host
+    callbacks (``loop``: with a ``lax`` loop in it; ``max_count``: at most so many of a primitive, e.g.
+    ``{"dot_general": 2}`` against a Python-unrolled loop)."""
+    if not trace.jitted:
+        _fail(f"{what} is not a jax.jit (or nnx.jit) function: the grader found a plain Python function."
+              " Decorate it with @jax.jit, or assign the jitted version to the name asked for.", ("not_jitted",))
+    top = trace.top
+    if top is not None and (len(top) != 1 or top[0] not in ("jit", "pjit")):
+        _fail(f"{what}: its jaxpr should be one compiled call (one `jit` equation); it has {len(top)} top-level"
+              f" equations ({', '.join(top[:6])}): part of the work runs outside the compiled function.",
+              ("not_jitted",))
+    found = [p for p in CALLBACK_PRIMITIVES if trace.count(p)]
+    if found:
+        _fail(f"{what} calls back to Python on the host from inside the compiled function ({', '.join(found)}):"
+              " the work must be JAX operations XLA can compile, not NumPy or torch called through a callback.",
+              ("host_in_traced",))
+    if loop and not trace.count("while", "scan"):
+        _fail(f"{what}: its jaxpr holds no `while` or `scan`: the loop was unrolled by Python at trace time"
+              " (one copy of the body per step). Use lax.fori_loop or lax.scan.", ("python_unrolled",))
+    for prim, most in (max_count or {}).items():
+        if trace.count(prim) > most:
+            _fail(f"{what}: its jaxpr holds {trace.count(prim)} `{prim}` operations, expected at most {most}: a"
+                  " Python loop copies its body into the program once per step. Use lax.fori_loop or lax.scan.",
+                  ("python_unrolled",))

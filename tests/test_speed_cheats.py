@@ -1,0 +1,250 @@
+"""pt2jax.checks.speed against the cheats public speed leaderboards met (issue 15): each hostile
+notebook function below runs in a real kernel and is timed by the grader's clock; each must gain
+nothing (or lose its points), while an honest jitted function passes in the same kernel."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from pt2jax.checks import CheckFailed
+from pt2jax.checks.speed import (
+    InputSpec,
+    SpeedRun,
+    expect_compiled,
+    fresh_calls,
+    measure_speed,
+    regenerate,
+)
+from pt2jax.config import Limits
+from pt2jax.grade.kernel import Kernel
+from pt2jax.grade.probe import KernelStudent
+from pt2jax.grade.wire import decode_npy
+
+LIMITS = Limits(cell_timeout_s=60, notebook_timeout_s=120, call_timeout_s=30)
+SHAPE = (300, 400)
+
+NOTEBOOK = r'''
+import threading, time, timeit
+import jax, jax.numpy as jnp, numpy as np
+from jax import lax
+from jax._src.array import ArrayImpl
+
+def chain(x, y):
+    return jax.nn.relu(x * y) + x
+
+honest = jax.jit(chain)
+
+_by_value, _by_id, hits = {}, {}, [0]
+def replay_value(x, y):                    # a cache keyed by the inputs' values
+    key = (float(x[0, 0]), float(y[0, 0]), x.shape)
+    if key in _by_value:
+        hits[0] += 1
+    else:
+        _by_value[key] = honest(x, y)
+    return _by_value[key]
+
+def replay_id(x, y):                       # a cache keyed by identity (keeping the inputs alive)
+    key = (id(x), id(y))
+    if key in _by_id:
+        hits[0] += 1
+    else:
+        _by_id[key] = (x, y, honest(x, y))
+    return _by_id[key][2]
+
+_first = []
+def batch_and_skip(x, y):                  # the work once, the same answer after
+    if not _first:
+        _first.append(honest(x, y))
+    return _first[0]
+
+class Lazy:
+    def __init__(self, x, y):
+        self.args = (x, y)
+    def __jax_array__(self):
+        return honest(*self.args)
+
+def lazy(x, y):
+    return Lazy(x, y)
+
+def threaded(x, y):                        # returns at once; a thread writes the answer later
+    out = np.zeros(x.shape, np.float32)
+    xs, ys = np.asarray(x), np.asarray(y)
+    def work():
+        time.sleep(0.3)
+        np.copyto(out, np.maximum(xs * ys, 0) + xs)
+    threading.Thread(target=work, daemon=True).start()
+    return jnp.asarray(out)
+
+@jax.jit
+def heavy(x, y):                           # ~tens of ms of real work, dispatched asynchronously
+    a = x[:256, :256] / 64.0
+    z = lax.fori_loop(0, 20, lambda i, b: jnp.tanh(b @ a), a)
+    return jax.nn.relu(x * y) + x + 0.0 * z.sum()
+
+def sleepy(x, y):
+    time.sleep(0.03)
+    return honest(x, y)
+
+bf16_inside = jax.jit(lambda x, y: chain(x.astype(jnp.bfloat16), y.astype(jnp.bfloat16)).astype(jnp.float32))
+bf16_out = jax.jit(lambda x, y: chain(x.astype(jnp.bfloat16), y.astype(jnp.bfloat16)))
+donating = jax.jit(chain, donate_argnums=(0,))
+
+def jit_for_big_only(x, y):                # compiled only for the timed shapes
+    return honest(x, y) if x.size >= 100_000 else chain(x, y)
+
+@jax.jit
+def callback_for_small(x, y):              # falls back to NumPy on the host for other shapes
+    if x.size >= 100_000:
+        return chain(x, y)
+    return jax.pure_callback(lambda a, b: np.maximum(a * b, 0) + a, jax.ShapeDtypeStruct(x.shape, x.dtype), x, y)
+
+def recompiling(x, y):
+    return jax.jit(lambda a, b: chain(a, b))(x, y)
+'''
+
+CHEATS = r'''
+# the notebook's clocks and waiting, patched after the definitions above
+_real = time.perf_counter
+time.perf_counter = lambda: _real() * 1e-3
+time.time = lambda: 0.0
+timeit.default_timer = lambda: 0.0
+jax.block_until_ready = lambda x: x
+ArrayImpl.block_until_ready = lambda self: self
+jax.nn.relu = lambda x: (time.sleep(0.2), jnp.maximum(x, 0))[1]   # the eager path, slowed
+'''
+
+
+def _ref(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return np.maximum(x * y, 0) + x
+
+
+@pytest.fixture(scope="module")
+def student(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KernelStudent]:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(NOTEBOOK), nbformat.v4.new_code_cell(CHEATS)])
+    with Kernel(nb, tmp_path_factory.mktemp("speed"), LIMITS) as kernel:
+        report = kernel.run_notebook()
+        assert not report.issues
+        ks = KernelStudent(kernel, LIMITS.call_timeout_s)
+        ks.call("honest", np.ones((2, 2), np.float32), np.ones((2, 2), np.float32))  # installs the helper
+        yield ks
+
+
+def _run(student: KernelStudent, name: str, seed: int = 0, n: int = 5, **kw: object) -> SpeedRun:
+    rng = np.random.default_rng(seed)
+    calls = fresh_calls(rng, [SHAPE, SHAPE], n)
+    return measure_speed(student, name, calls, reference=_ref, rng=rng, **kw)  # type: ignore[arg-type]
+
+
+def test_inputs_are_made_alike_in_the_kernel_and_the_grader(student: KernelStudent) -> None:
+    spec = InputSpec(seed=123, shape=(3, 4), scale=2.0)
+    student.speed_op("stage", "honest", slot="x", specs=[spec.wire()])
+    facts, _ = student.speed_op("timed", "honest", slot="x", positions=list(range(12)), baseline=True)
+    seen = decode_npy(facts["samples"])
+    assert np.array_equal(seen, np.asarray(regenerate(spec)).ravel())
+    student.speed_op("release", "honest")
+
+
+def test_an_honest_jitted_function_passes_with_the_graders_timings(student: KernelStudent) -> None:
+    jax = pytest.importorskip("jax")
+    jitted = jax.jit(lambda x, y: jax.numpy.maximum(x * y, 0) + x)
+    run = _run(student, "honest", references={"jit": jitted}, min_bytes=3 * 4 * SHAPE[0] * SHAPE[1])
+    print(run)
+    assert len(run.times_s) == 4 and run.first_compiles >= 1 and run.later_compiles == 0
+    assert run.first_s > run.median_s  # compile time is kept apart
+    assert run.floor_s is not None and run.implausible() is None
+    assert len(run.references["jit"]) == 4
+
+
+@pytest.mark.parametrize("name", ["replay_value", "replay_id"])
+def test_result_replay_never_hits_on_fresh_inputs(student: KernelStudent, name: str) -> None:
+    run = _run(student, name)
+    assert student.get("hits") == [0]  # every timed call had inputs it had never seen
+    assert run.later_compiles == 0
+
+
+def test_batch_and_skip_returns_stale_values_and_fails(student: KernelStudent) -> None:
+    with pytest.raises(CheckFailed, match="wrong values"):
+        _run(student, "batch_and_skip")
+
+
+def test_a_lazy_result_is_not_a_jax_array(student: KernelStudent) -> None:
+    with pytest.raises(CheckFailed, match="not a jax.Array") as info:
+        _run(student, "lazy")
+    assert "deferred_result" in info.value.hints
+
+
+def test_a_thread_finishing_later_fails(student: KernelStudent) -> None:
+    with pytest.raises(CheckFailed, match="thread|wrong values"):
+        _run(student, "threaded")
+
+
+def test_patched_clocks_and_waiting_change_nothing(student: KernelStudent) -> None:
+    # time.perf_counter, timeit, jax.block_until_ready and ArrayImpl.block_until_ready are all patched in
+    # the kernel (CHEATS): the grader's clock still sees the 30 ms sleep, and the asynchronous work of
+    # `heavy` is still waited for (the kernel reads the result's values before it answers)
+    assert _run(student, "sleepy", n=4).median_s >= 0.025
+    run = _run(student, "heavy", n=4)
+    assert run.median_s > 5 * _run(student, "honest", n=4).median_s
+
+
+def test_the_graders_reference_is_not_slowed_by_the_notebook(student: KernelStudent) -> None:
+    jax = pytest.importorskip("jax")
+    eager = lambda x, y: jax.nn.relu(x * y) + x  # noqa: E731  (the grader's own, in its own process)
+    run = _run(student, "honest", references={"eager": eager})
+    assert run.reference_s("eager") < 0.1  # the kernel's relu sleeps 0.2 s; the grader's does not
+
+
+def test_lower_precision_fails_on_the_timed_calls(student: KernelStudent) -> None:
+    with pytest.raises(CheckFailed, match="wrong values"):
+        _run(student, "bf16_inside")
+    with pytest.raises(CheckFailed, match="dtype bfloat16") as info:
+        _run(student, "bf16_out")
+    assert "low_precision" in info.value.hints
+
+
+def test_a_donated_input_fails(student: KernelStudent) -> None:
+    with pytest.raises(CheckFailed, match="donated") as info:
+        _run(student, "donating")
+    assert "donated_input" in info.value.hints
+
+
+def test_recompiling_on_same_shapes_fails(student: KernelStudent) -> None:
+    with pytest.raises(CheckFailed, match="compiled again") as info:
+        _run(student, "recompiling", n=3)
+    assert "recompiles" in info.value.hints
+
+
+def test_jit_only_for_the_timed_shapes_is_caught_by_a_trace_at_other_shapes(student: KernelStudent) -> None:
+    small = regenerate(InputSpec(1, (5, 7)))
+    expect_compiled(student.trace("honest", np.asarray(small), np.asarray(small)), "honest")
+    with pytest.raises(CheckFailed, match="not a jax.jit") as info:
+        expect_compiled(student.trace("jit_for_big_only", np.asarray(small), np.asarray(small)), "f")
+    assert "not_jitted" in info.value.hints
+    with pytest.raises(CheckFailed, match="pure_callback"):
+        expect_compiled(student.trace("callback_for_small", np.asarray(small), np.asarray(small)), "f")
+
+
+def _synthetic(times: list[float], bandwidth: float = 1e10, min_bytes: int = 10**7) -> SpeedRun:
+    return SpeedRun("f", first_s=0.5, times_s=tuple(times), baseline_s=(0.004, 0.005, 0.004),
+                    first_compiles=1, later_compiles=0, bandwidth_bps=bandwidth, min_bytes=min_bytes)
+
+
+def test_one_implausibly_fast_call_cannot_collapse_the_median() -> None:
+    run = _synthetic([0.003, 0.003, 1e-7, 0.003, 0.003])
+    assert run.median_s == pytest.approx(0.003)
+    assert np.mean(run.times_s) < 0.0025  # what a mean would have reported
+    assert run.implausible() is None and run.fast_outliers() == 1
+
+
+def test_a_median_under_the_physical_floor_is_flagged() -> None:
+    # 10 MB at 10 GB/s takes at least 1 ms: a 0.1 ms median is not a real time
+    run = _synthetic([1e-4] * 5)
+    assert run.floor_s == pytest.approx(1e-3)
+    problem = run.implausible()
+    assert problem is not None and "GB/s" in problem
+    assert _synthetic([1e-3] * 5).implausible() is None
