@@ -261,6 +261,43 @@ MISCONCEPTIONS: dict[str, tuple[str, str]] = {
         " counterparts are nnx.Param and nnx.BatchStat variables. nnx.state(model) has both;"
         " nnx.state(model, nnx.Param) only the parameters. Copy, save and load both kinds.",
     ),
+    "compile_in_timing": (
+        "compile time counted as run time",
+        "The first call of a jitted function traces and compiles it (tens of milliseconds to seconds)."
+        " Time that call apart and report the median of the later calls as the steady-state time.",
+    ),
+    "recompiles": (
+        "recompiling on every call",
+        "jax.jit compiles once per input shape, dtype and static argument value, then reuses the program."
+        " A jax.jit(...) inside the function, a new lambda on every call or a static argument that keeps"
+        " changing compiles again each time: jit once, outside, and keep shapes fixed.",
+    ),
+    "trace_side_effect": (
+        "Python side effects under jit",
+        "A jitted function's Python code runs once, while it is traced: a print, a list append, a counter"
+        " or time.sleep happen at trace time, not on every call. Print values with jax.debug.print and"
+        " return what you need to keep.",
+    ),
+    "python_unrolled": (
+        "a Python loop unrolled at trace time",
+        "A Python for loop inside jit copies its body into the program once per step: the program and its"
+        " compile time grow with the number of steps. lax.fori_loop and lax.scan keep one copy of the body.",
+    ),
+    "low_precision": (
+        "lower precision to gain speed",
+        "bfloat16 or float16 halves the bytes moved but changes results by about 1e-2 relative: compute in"
+        " the dtype asked for.",
+    ),
+    "deferred_result": (
+        "work left for after the call returns",
+        "A timed function must return a finished jax.Array computed from the inputs it was given: a result"
+        " remembered from an earlier call, a lazy object or an array a thread is still writing is not one.",
+    ),
+    "donated_input": (
+        "donating an input the caller still uses",
+        "jax.jit(f, donate_argnums=...) lets XLA reuse an input's memory for the output, and the caller's"
+        " array is deleted. Donate only what the caller replaces anyway (a train step's old state).",
+    ),
 }
 
 

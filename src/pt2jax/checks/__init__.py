@@ -1,7 +1,8 @@
 """The API hidden checks are written with: ``@graded``, ``expect_array``, ``expect``, ``fail``.
 
 Checks run in the grader's process. They receive plain data from the student's kernel and decide
-here; see docs/authoring.md.
+here; see docs/authoring.md. Speed checks (a function timed by the grader's clock, its outputs
+checked): ``pt2jax.checks.speed``.
 """
 
 from __future__ import annotations
