@@ -181,6 +181,17 @@ def test_a_bundle_holds_what_grading_reads_and_nothing_else(built: CourseDir, tm
     assert limits.startswith("[tool.pt2jax]\n") and "grade_timeout_s" in limits and "[project]" not in limits
     assert SECRET.strip() not in bundle.data.decode("latin-1")
     assert make_bundle(root, TINY).data == bundle.data  # deterministic: same files, same bytes
+    # the solution's compilation cache travels beside the files, without changing what names a result
+    cache = root / "cache"
+    (cache / "sub").mkdir(parents=True)
+    (cache / "jit_add-1-cache").write_bytes(b"\x00compiled")
+    (cache / "sub" / "entry").write_bytes(b"more")
+    with_cache = make_bundle(root, TINY, cache)
+    assert with_cache.digest == bundle.digest and with_cache.data == bundle.data and not bundle.cache
+    with tarfile.open(fileobj=BytesIO(with_cache.cache), mode="r:gz") as tar:
+        assert {n: tar.extractfile(n).read() for n in tar.getnames()} == {  # type: ignore[union-attr]
+            "jit_add-1-cache": b"\x00compiled", "sub/entry": b"more"}
+    assert with_cache.cache_digest and make_bundle(root, TINY, cache).cache == with_cache.cache
     check = root / "autograder" / TINY / "test_tiny.py"
     before = bundle.digest
     check.write_text(check.read_text() + "\n# changed\n")

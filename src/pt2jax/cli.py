@@ -31,6 +31,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
 def _cmd_grade(args: argparse.Namespace) -> int:
     import nbformat
 
+    from .grade.compile_cache import CompileCache
     from .grade.pipeline import GradeRequest, grade_notebook
     from .grade.seeding import base_seed, course_secret
 
@@ -46,6 +47,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         record_probes=Path(args.record) if args.record else None,
         master=Path(args.master).resolve() if args.master else None,
         sandbox=not args.unsandboxed,
+        compile_cache=CompileCache(Path(args.compile_cache).resolve()) if args.compile_cache else None,
     )
     report = grade_notebook(request)
     if args.output_notebook and report.notebook is not None:
@@ -135,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print the JSON report")
     p.add_argument("--output-notebook", help="write the graded notebook (with feedback) here")
     p.add_argument("--record", help="record every probe request and reply to this JSON file")
+    p.add_argument("--compile-cache", metavar="DIR",
+                   help="a JAX compilation cache warmed from the solution, mounted read-only (see docs/grading.md)")
     p.add_argument("--unsandboxed", action="store_true",
                    help="run the student's code without the sandbox (only for trusted notebooks)")
     p.set_defaults(func=_cmd_grade)

@@ -21,11 +21,13 @@ class BuildResult:
     assignment: str
     solution_score: tuple[float, float] | None = None
     stub_score: tuple[float, float] | None = None
+    compile_cache: Path | None = None  # warmed by the solution's grade (build/jax-cache/<a>), when verified
 
 
 def build_assignment(course: CourseDir, assignment: str, *, verify: bool = True, install: bool = True) -> BuildResult:
     """Generate release/ and solutions/ for one assignment; refuse if the solution is not full
     marks or the stub is not zero. ``install=False`` verifies without touching release/ and solutions/."""
+    from ..grade.compile_cache import cache_folder, open_for_warming, seal, warm_digest
     from ..grade.pipeline import GradeRequest, grade_notebook
 
     result = BuildResult(assignment)
@@ -33,10 +35,12 @@ def build_assignment(course: CourseDir, assignment: str, *, verify: bool = True,
         release, solutions = generate(course, assignment, Path(tmp))
         if verify:
             master = release / f"{assignment}.ipynb"
+            # the solution's grade warms a compilation cache; the stub (and later the class) reads it
+            cache = open_for_warming(Path(tmp) / "jax-cache")
             for label, nb_path in (("solution", solutions / f"{assignment}.ipynb"), ("stub", master)):
                 report = grade_notebook(GradeRequest(
                     notebook=nb_path, assignment=assignment, course=course, seed=0,
-                    student_id=f"build-{label}", master=master,
+                    student_id=f"build-{label}", master=master, compile_cache=cache,
                 ))
                 score = (report.score, report.max_score)
                 if label == "solution":
@@ -54,6 +58,7 @@ def build_assignment(course: CourseDir, assignment: str, *, verify: bool = True,
                             f"{assignment}: the solution's visible self-checks fail; not released.\n"
                             + "\n".join(f"{i.grade_id}: {i.message}" for i in broken)
                         )
+                    cache = seal(cache.path, warm_digest(solutions / f"{assignment}.ipynb", master))
                 else:
                     result.stub_score = score
                     if report.score != 0:
@@ -62,6 +67,10 @@ def build_assignment(course: CourseDir, assignment: str, *, verify: bool = True,
                             f"{assignment}: the released stub scores {score[0]:g}; not released."
                             f" Checks passing on the stub: {', '.join(passed)}"
                         )
+            result.compile_cache = cache_folder(course, assignment)
+            shutil.rmtree(result.compile_cache, ignore_errors=True)
+            result.compile_cache.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(cache.path, result.compile_cache)
         for produced, dest in ((release, course.release / assignment), (solutions, course.solutions / assignment)):
             if not install:
                 break

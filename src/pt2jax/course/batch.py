@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import CourseDir
+from ..grade.compile_cache import CompileCache, warm
 from ..nbgrader_cmd import run_nbgrader
 from .bundle import GradeOutcome, bundle_digest, grade_on_worker, make_bundle, submission_key
 from .gradebook import post_flags
@@ -34,9 +35,10 @@ from .reports import all_flags
 from .spool import Spool
 from .submissions import normalize_submission, scan_submitted, set_aside_unreadable, submitted_notebooks
 
-__all__ = ["DONE_MARK", "BatchStats", "autograde", "submitted_students"]
+__all__ = ["DONE_MARK", "WARM", "BatchStats", "autograde", "submitted_students"]
 
 DONE_MARK = ".pt2jax-done"
+WARM = "warm"  # autograde(compile_cache=WARM): the course's cache, warmed by the solution when cold
 
 
 def submitted_students(root: Path, assignment: str) -> list[str]:
@@ -59,9 +61,13 @@ class BatchStats:
 
 def autograde(root: Path, assignment: str, *, force: bool = False, progress: bool = True,
               workers: int | None = None, scheduler: str | None = None,
-              stats: BatchStats | None = None) -> list[str]:
+              stats: BatchStats | None = None, compile_cache: CompileCache | str | None = WARM) -> list[str]:
     """Autograde every submission of ``assignment`` on Dask (a LocalCluster of ``workers`` processes,
     default one per core, or the scheduler at address ``scheduler``); the gradebook is written here.
+
+    Every sandbox reads ``compile_cache`` (read-only): by default (:data:`WARM`) the course's cache
+    of the assignment, warmed first by grading the solution if it is not warm yet
+    (:func:`pt2jax.grade.compile_cache.warm`); None grades without one.
 
     A student whose marker exists is skipped unless ``force``. Returns the students graded in this run
     (sorted; ``stats.graded`` has them in the order they were written); ``stats``, when given, is filled in.
@@ -99,8 +105,12 @@ def autograde(root: Path, assignment: str, *, force: bool = False, progress: boo
         if len(ready) == len(todo):
             return sorted(stats.graded)
         with grading_client(workers, scheduler) as client:
+            if compile_cache == WARM:
+                bar.set_description(f"{label} (warming the compilation cache with the solution)")
+                compile_cache = warm(CourseDir(root), assignment, seed)
+            cache = compile_cache.path if isinstance(compile_cache, CompileCache) else None
+            remote = client.scatter(make_bundle(root, assignment, cache), broadcast=True, hash=False)
             bar.set_description(f"{label} ({len(client.scheduler_info()['workers'])} workers)")
-            remote = client.scatter(make_bundle(root, assignment), broadcast=True, hash=False)
             futures = []
             for student, js in to_send.items():
                 for key, text in js:

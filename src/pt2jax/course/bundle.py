@@ -45,6 +45,10 @@ class Bundle:
     assignment: str
     digest: str
     data: bytes
+    # the compilation cache the solution warmed (tar.gz; empty: none), read-only in every sandbox; apart
+    # from ``digest``, which names what grading reads (a cache changes how fast, never what is graded)
+    cache: bytes = b""
+    cache_digest: str = ""
 
 
 @dataclass(frozen=True)
@@ -99,15 +103,24 @@ def bundle_digest(root: Path, assignment: str) -> str:
     return h.hexdigest()
 
 
-def make_bundle(root: Path, assignment: str) -> Bundle:
-    """The bundle a worker grades ``assignment`` from."""
+def _tar(files: list[tuple[str, bytes]]) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
-        for name, data in _files(root, assignment):
+        for name, data in files:
             info = tarfile.TarInfo(name)
             info.size, info.mode, info.mtime = len(data), 0o644, 0
             tar.addfile(info, io.BytesIO(data))
-    return Bundle(assignment, bundle_digest(root, assignment), buf.getvalue())
+    return buf.getvalue()
+
+
+def make_bundle(root: Path, assignment: str, compile_cache: Path | None = None) -> Bundle:
+    """The bundle a worker grades ``assignment`` from (with the warmed ``compile_cache`` folder, if any)."""
+    cache = b""
+    if compile_cache is not None:
+        cache = _tar(sorted((p.relative_to(compile_cache).as_posix(), p.read_bytes())
+                            for p in compile_cache.rglob("*") if p.is_file() and not p.is_symlink()))
+    return Bundle(assignment, bundle_digest(root, assignment), _tar(_files(root, assignment)), cache,
+                  hashlib.sha256(cache).hexdigest() if cache else "")
 
 
 def submission_key(digest: str, seed: int, assignment: str, student: str, notebook_text: str) -> str:
@@ -118,9 +131,10 @@ def submission_key(digest: str, seed: int, assignment: str, student: str, notebo
 
 
 def run_grade(root: Path, assignment: str, student: str, notebook_text: str, seed: int,
-              timeout_s: float) -> GradeOutcome:
+              timeout_s: float, compile_cache: Path | None = None) -> GradeOutcome:
     """Grade one notebook with `pt2jax grade` in a subprocess against course ``root`` (a crash or a hang
-    costs this submission only: past ``timeout_s`` it is stopped and the outcome says so)."""
+    costs this submission only: past ``timeout_s`` it is stopped and the outcome says so), reading the
+    warmed ``compile_cache`` folder if one is given."""
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="pt2jax-nbg-") as tmp:
         src, out = Path(tmp) / "submitted.ipynb", Path(tmp) / "graded.ipynb"
@@ -128,6 +142,8 @@ def run_grade(root: Path, assignment: str, student: str, notebook_text: str, see
         cmd = [sys.executable, "-m", "pt2jax", "--course", str(root), "grade", str(src),
                "--assignment", assignment, "--student", student, "--seed", str(seed), "--json",
                "--output-notebook", str(out)]
+        if compile_cache is not None:
+            cmd += ["--compile-cache", str(compile_cache)]
         worker = f"{socket.gethostname()}:{os.getpid()}"
         try:
             proc = _run_bounded(cmd, root, timeout_s)
@@ -168,16 +184,17 @@ def _run_bounded(cmd: list[str], root: Path, timeout: float) -> subprocess.Compl
         return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
-def _unpacked(bundle: Bundle) -> Path:
-    """The bundle as a course folder on this worker, unpacked once per digest (atomically: several
-    workers of one machine may race for it)."""
-    base = Path(tempfile.gettempdir()) / f"pt2jax-bundle-{bundle.digest[:24]}"
+def _unpacked(data: bytes, name: str) -> Path:
+    """An archive of the bundle as a folder on this worker, unpacked once per ``name`` (its digest;
+    atomically: several workers of one machine may race for it)."""
+    base = Path(tempfile.gettempdir()) / name
     if (base / ".complete").exists():
         return base
     tmp = Path(tempfile.mkdtemp(prefix=f"{base.name}.", dir=base.parent))
-    with tarfile.open(fileobj=io.BytesIO(bundle.data), mode="r:gz") as tar:
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
         tar.extractall(tmp, filter="data")
-    (tmp / ".complete").write_text(bundle.digest + "\n")
+    (tmp / ".complete").write_text(name + "\n")
+    tmp.chmod(0o755)
     try:
         tmp.rename(base)
     except OSError:  # another worker was first: theirs is the same content
@@ -187,12 +204,14 @@ def _unpacked(bundle: Bundle) -> Path:
 
 def grade_on_worker(bundle: Bundle, student: str, notebook_text: str, seed: int) -> GradeOutcome:
     """The task a Dask worker runs: grade one notebook in a course folder built from ``bundle``."""
-    root = _unpacked(bundle)
+    root = _unpacked(bundle.data, f"pt2jax-bundle-{bundle.digest[:24]}")
+    cache = _unpacked(bundle.cache, f"pt2jax-jaxcache-{bundle.cache_digest[:24]}") if bundle.cache else None
     limits = Limits.from_pyproject(root / "pyproject.toml")
     # dask's worker logger: shown by `dask worker`, silenced below warnings in a LocalCluster
     log = logging.getLogger("distributed.worker.pt2jax")
     log.info("pt2jax: grading %s/%s", student, bundle.assignment)
-    outcome = run_grade(root, bundle.assignment, student, notebook_text, seed, limits.grade_timeout_s + MARGIN_S)
+    outcome = run_grade(root, bundle.assignment, student, notebook_text, seed, limits.grade_timeout_s + MARGIN_S,
+                        compile_cache=cache)
     log.info("pt2jax: graded %s/%s in %.1f s", student, bundle.assignment, outcome.wall_s)
     return outcome
 

@@ -9,7 +9,8 @@ from pathlib import Path
 from ..config import CourseDir
 from ..errors import GradingError
 from ..nbgrader_cmd import run_nbgrader
-from .batch import autograde
+from ..grade.compile_cache import CompileCache
+from .batch import WARM, autograde
 from .reports import class_report
 
 __all__ = ["demo"]
@@ -46,11 +47,15 @@ def demo(repo: CourseDir, out: Path, *, build: bool = True) -> str:
     assignments = [a for a in repo.assignments() if any(examples.glob(f"*/{a}/*.ipynb"))]
     if not assignments:
         raise GradingError(f"no sample submissions under {examples}")
+    caches: dict[str, CompileCache | str | None] = {}
     for assignment in assignments:
+        caches[assignment] = WARM  # the demo course's cache, warmed by the solution
         if build:
             print(f"building {assignment}: the solution must score full marks and the stub zero ...", flush=True)
             result = build_assignment(repo, assignment, install=False)
             print(format_build(result), flush=True)
+            if result.compile_cache is not None:  # warmed by the build's grade of the solution
+                caches[assignment] = CompileCache(result.compile_cache)
     course = out / "course"
     _make_demo_course(repo, course, assignments)
     texts = []
@@ -60,7 +65,8 @@ def demo(repo: CourseDir, out: Path, *, build: bool = True) -> str:
             dest = course / "submitted" / sub.parent.name / assignment
             shutil.copytree(sub, dest)
             (dest / "timestamp.txt").write_text("2026-11-20 12:00:00.000000 UTC\n")
-        autograde(course.resolve(), assignment)  # on a LocalCluster: one grading process per core
+        # on a LocalCluster (one grading process per core), every sandbox reading the solution's cache
+        autograde(course.resolve(), assignment, compile_cache=caches[assignment])
         run_nbgrader(course.resolve(), "generate_feedback", assignment, "--force")
         export(course.resolve(), out / "grades.csv")
         export(course.resolve(), out / "canvas.csv", "canvas")

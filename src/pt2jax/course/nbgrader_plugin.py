@@ -39,6 +39,7 @@ class PipelineGrade(Preprocessor):
     margin_s = Float(120.0, help="extra seconds allowed beyond the notebook limit").tag(config=True)
 
     def preprocess(self, nb: Any, resources: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        from ..grade.compile_cache import CompileCache, cache_folder
         from ..grade.seeding import base_seed, course_secret
 
         info = resources.get("nbgrader", {})
@@ -53,7 +54,9 @@ class PipelineGrade(Preprocessor):
         outcome: GradeOutcome | None = Spool(root, assignment).get(key)
         if outcome is None:
             self.log.info("%s (%s/%s)", GRADED_HERE, student, assignment)
-            outcome = run_grade(root, assignment, student, text, seed, limits.grade_timeout_s + self.margin_s)
+            cache = cache_folder(CourseDir(root), assignment)  # read only if warmed (batch or build)
+            outcome = run_grade(root, assignment, student, text, seed, limits.grade_timeout_s + self.margin_s,
+                                compile_cache=cache if CompileCache(cache).usable() else None)
         else:
             self.log.info("pt2jax: %s/%s graded by worker %s in %.1f s", student, assignment,
                           outcome.worker, outcome.wall_s)

@@ -117,9 +117,11 @@ class Kernel:
     """A Python kernel running one notebook in ``workdir``; usable as a context manager."""
 
     def __init__(
-        self, nb: nbformat.NotebookNode, workdir: Path, limits: Limits, sandbox: Sandbox | None = None
+        self, nb: nbformat.NotebookNode, workdir: Path, limits: Limits, sandbox: Sandbox | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.nb = nb
+        self.extra_env = dict(env or {})  # set by the grader (e.g. the compilation cache), never the student
         self.limits = limits
         self.alive = False
         self.sandbox = sandbox
@@ -164,6 +166,7 @@ class Kernel:
         else:
             env = {k: v for k, v in os.environ.items() if not k.startswith(_SECRET_PREFIXES)}
         env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env |= self.extra_env
         # the kernel's own stdout/stderr (not the notebook's outputs) go nowhere
         self._ctx = self._client.setup_kernel(  # we made the km: clean up
             env=env, cleanup_kc=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

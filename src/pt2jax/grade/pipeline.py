@@ -22,6 +22,7 @@ from ..errors import GradingError
 from ..nbmeta import grade_id, is_grade_cell, is_locked
 from ..results import Flag, GradeReport
 from .audit import audit_cells
+from .compile_cache import CompileCache
 from .judge import JudgeRun
 from .kernel import Kernel
 from .locked import imported_packages, locked_bindings
@@ -48,6 +49,7 @@ class GradeRequest:
     record_probes: Path | None = None
     master: Path | None = None  # released notebook to restore from (default: release/<a>/<a>.ipynb)
     sandbox: bool = True  # False only when an instructor explicitly asks to run unsandboxed
+    compile_cache: CompileCache | None = None  # JAX's compiled executables (read-only unless the solution's)
 
     @property
     def master_path(self) -> Path:
@@ -146,13 +148,17 @@ def _run_and_probe(state: _State, judging: JudgeRun, limits: Limits) -> None:
         scratch = Path(tmp)
         _stage_workdir(req.master_path.parent, scratch)
         box = None
+        cache = req.compile_cache if req.compile_cache is not None and req.compile_cache.usable() else None
         if req.sandbox:
+            shared = () if cache is None else (cache.path,)
             box = stack.enter_context(Sandbox(scratch, int(limits.memory_mb), int(limits.pids_max),
-                                              int(limits.scratch_mb)))
+                                              int(limits.scratch_mb),
+                                              ro_binds=shared if cache is None or not cache.writable else (),
+                                              rw_binds=shared if cache is not None and cache.writable else ()))
         else:
             report.flags.append(Flag("unsandboxed", "graded without the sandbox, as the instructor asked"))
         start = time.perf_counter()
-        kernel = Kernel(state.nb, scratch, limits, box)
+        kernel = Kernel(state.nb, scratch, limits, box, env=cache.kernel_env() if cache is not None else None)
         stack.callback(_clock, timings, "kernel_shutdown_s", +1)
         stack.enter_context(kernel)
         stack.callback(_clock, timings, "kernel_shutdown_s", -1)

@@ -156,6 +156,10 @@ class Sandbox:
     pids_max: int = 512
     scratch_mb: int = 1024
     shm_mb: int = 256
+    # host folders mounted at the same path: read-only (e.g. the compilation cache students read) and
+    # read-write (the cache while the trusted solution warms it)
+    ro_binds: tuple[Path, ...] = ()
+    rw_binds: tuple[Path, ...] = ()
     name: str = field(default_factory=lambda: f"{host_name('box')}{uuid.uuid4().hex[:12]}")
 
     def _cgroups(self) -> dict[str, Path]:
@@ -241,7 +245,9 @@ class Sandbox:
         for item in sorted(self.scratch.iterdir()) if self.scratch.is_dir() else ():
             if item.is_file() and not item.is_symlink():
                 mounts += ["--ro-bind", str(item), str(item)]
-        for path in binds:
+        for path in self.ro_binds:
+            mounts += ["--ro-bind", str(path), str(path)]
+        for path in (*self.rw_binds, *binds):
             mounts += ["--bind", str(path), str(path)]
         if os.geteuid() == 0:
             # As root, bubblewrap mounts as root (the interpreter may live under /root) but makes no
@@ -267,7 +273,8 @@ class Sandbox:
             # a bounded tmpfs whose pages count against the memory cgroup, gone with the sandbox
             "--perms", "1777", "--size", str(self.shm_mb * 1024 * 1024), "--tmpfs", "/dev/shm",
             *_system_mounts(),
-            *_parent_dirs([Path(sys.base_prefix).resolve(), Path(sys.prefix), self.scratch, *binds]),
+            *_parent_dirs([Path(sys.base_prefix).resolve(), Path(sys.prefix), self.scratch, *self.ro_binds,
+                           *self.rw_binds, *binds]),
             *_python_mounts(), *mounts,
             "--chdir", str(self.scratch),
             # the grader's PID means nothing in the new PID namespace; --die-with-parent covers it
