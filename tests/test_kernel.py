@@ -60,3 +60,11 @@ def test_notebook_limit_skips_the_rest(tmp_path: Path) -> None:
     with Kernel(nb, tmp_path, limits) as kernel:
         report = kernel.run_notebook()
         assert [i.kind for i in report.issues] == ["timeout", "skipped"]
+
+
+def test_the_kernel_knows_it_is_grading(tmp_path: Path) -> None:
+    """PT2JAX_GRADING=1 in the kernel's environment (04 skips its demo training run on it)."""
+    nb = _nb("import os\ngrading = os.environ.get('PT2JAX_GRADING')")
+    with Kernel(nb, tmp_path, LIMITS) as kernel:
+        kernel.run_notebook()
+        assert KernelStudent(kernel, 3).get("grading") == "1"
