@@ -134,16 +134,16 @@ def student(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KernelStudent]
         yield ks
 
 
-def _run(student: KernelStudent, name: str, seed: int = 0, n: int = 5, **kw: object) -> SpeedRun:
+def _run(student: KernelStudent, name: str, seed: int = 0, n: int = 5, per: int = 1, **kw: object) -> SpeedRun:
     rng = np.random.default_rng(seed)
-    calls = fresh_calls(rng, [SHAPE, SHAPE], n)
-    return measure_speed(student, name, calls, reference=_ref, rng=rng, **kw)  # type: ignore[arg-type]
+    calls = fresh_calls(rng, [SHAPE, SHAPE], 1 + (n - 1) * per)
+    return measure_speed(student, name, calls, reference=_ref, rng=rng, per_request=per, **kw)  # type: ignore[arg-type]
 
 
 def test_inputs_are_made_alike_in_the_kernel_and_the_grader(student: KernelStudent) -> None:
     spec = InputSpec(seed=123, shape=(3, 4), scale=2.0)
-    student.speed_op("stage", "honest", slot="x", specs=[spec.wire()])
-    facts, _ = student.speed_op("timed", "honest", slot="x", positions=list(range(12)), baseline=True)
+    student.speed_op("stage", "honest", slot="x", calls=[[spec.wire()]])
+    (facts,), _ = student.speed_op("timed", "honest", slot="x", positions=list(range(12)), baseline=True)
     seen = decode_npy(facts["samples"])
     assert np.array_equal(seen, np.asarray(regenerate(spec)).ravel())
     student.speed_op("release", "honest")
@@ -152,12 +152,17 @@ def test_inputs_are_made_alike_in_the_kernel_and_the_grader(student: KernelStude
 def test_an_honest_jitted_function_passes_with_the_graders_timings(student: KernelStudent) -> None:
     jax = pytest.importorskip("jax")
     jitted = jax.jit(lambda x, y: jax.numpy.maximum(x * y, 0) + x)
-    run = _run(student, "honest", references={"jit": jitted}, min_bytes=3 * 4 * SHAPE[0] * SHAPE[1])
-    print(run)
+    run = _run(student, "honest", references={"jit": jitted}, min_bytes=3 * 4 * SHAPE[0] * SHAPE[1], per=3)
     assert len(run.times_s) == 4 and run.first_compiles >= 1 and run.later_compiles == 0
     assert run.first_s > run.median_s  # compile time is kept apart
     assert run.floor_s is not None and run.implausible() is None
-    assert len(run.references["jit"]) == 4
+    assert [len(r) for r in run.references["jit"]] == [3] * 4  # the grader's reference, on every timed call's inputs
+    assert run.ratio_to("jit") > 0
+
+
+def test_batch_and_skip_within_a_request_fails_too(student: KernelStudent) -> None:
+    with pytest.raises(CheckFailed, match="wrong values"):
+        _run(student, "batch_and_skip", seed=1, per=3)
 
 
 @pytest.mark.parametrize("name", ["replay_value", "replay_id"])

@@ -5,11 +5,12 @@ What public speed leaderboards learned (docs/grading.md, "Speed checks") decides
 * every timed call gets **fresh inputs**, made in the kernel from seeds the grader draws, in an untimed
   request just before that call (a cache keyed by identity or value never hits, and the inputs of a
   later call do not exist yet when an earlier one runs, so work cannot be batched into the first call);
-* every timed call is **its own request**, timed by the **grader's clock** (a clock patched in the kernel
-  changes nothing); the kernel waits for the result and reads sampled values of it before answering,
-  so asynchronous dispatch, a lazy object or a thread finishing later cannot end the request early;
-  the cost of the request itself is a **baseline** request (same bookkeeping around a no-op) measured
-  between the timed calls and subtracted;
+* timed calls run a few to a request (fast functions need several to rise above the probe's round
+  trip), each on its own inputs, each waited for and read (sampled values) before the next starts, so
+  asynchronous dispatch, a lazy object or a thread finishing later cannot end the request early; the
+  request is timed by the **grader's clock** (a clock patched in the kernel changes nothing), and the
+  cost of the request itself is a **baseline** request (the same bookkeeping around no-op calls)
+  measured beside each one and subtracted;
 * the output of every timed call has its exact kind, dtype and shape checked and its sampled values
   compared with the grader's reference; the outputs of calls the grader picks **after** timing are
   checked in full; the inputs are re-read after the call (mutated or donated inputs fail);
@@ -104,7 +105,7 @@ class SpeedRun:
     baseline_s: tuple[float, ...]
     first_compiles: int
     later_compiles: int
-    references: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    references: Mapping[str, tuple[tuple[float, ...], ...]] = field(default_factory=dict)  # per timed request
     bandwidth_bps: float | None = None
     min_bytes: int | None = None
 
@@ -115,7 +116,15 @@ class SpeedRun:
 
     def reference_s(self, name: str) -> float:
         """Median time per call of one of the grader's references."""
-        return float(np.median(self.references[name]))
+        return float(np.median([t for request in self.references[name] for t in request]))
+
+    def ratio_to(self, name: str, *, minus_noise: float = 0.0) -> float:
+        """Median over timed requests of (the student's time per call, less ``minus_noise`` times the
+        baseline's deviation) / (the reference's median on that request's inputs): each pair measured
+        moments apart, so a load spike on a shared machine moves both sides of a ratio."""
+        ratios = [max(t - minus_noise * self.noise_s, 0.0) / max(float(np.median(r)), 1e-9)
+                  for t, r in zip(self.times_s, self.references[name], strict=True)]
+        return float(np.median(ratios))
 
     @property
     def noise_s(self) -> float:
@@ -212,6 +221,7 @@ def measure_speed(
     *,
     reference: Callable[..., Any],
     rng: np.random.Generator,
+    per_request: int = 1,
     dtype: str = "float32",
     references: Mapping[str, Callable[..., Any]] | None = None,
     min_bytes: int | None = None,
@@ -220,25 +230,34 @@ def measure_speed(
     full_checks: int = 2,
     hints: Sequence[str] = (),
 ) -> SpeedRun:
-    """Time ``name`` on ``calls`` (the first one is the warm-up: compile time, kept apart) and check
-    every timed output; see the module docstring. ``reference(*numpy inputs)`` gives the right output
-    (NumPy or torch); ``references`` are grader-side JAX functions timed on the same inputs in the same
-    run; ``min_bytes`` is the fewest bytes one call must move (the physical floor)."""
+    """Time ``name`` on ``calls`` and check every timed output; see the module docstring.
+
+    ``calls[0]`` is the warm-up (compile time, kept apart as ``first_s``); the others are timed
+    ``per_request`` to a request (each call on its own fresh inputs, each waited for and read before
+    the next starts): a request's wall time minus the baseline, over ``per_request``, is one sample of
+    the time per call. Fast functions need several calls per request to rise above the probe's round
+    trip. ``reference(*numpy inputs)`` gives the right output (NumPy or torch); ``references`` are
+    grader-side JAX functions timed on the same inputs in the same run; ``min_bytes`` is the fewest
+    bytes one call must move (the physical floor)."""
     import jax
 
-    if len(calls) < 3:
-        raise ValueError("a speed run needs a warm-up call and at least two timed calls")
+    per = max(1, int(per_request))
+    requests = [list(calls[:1])] + [list(calls[i:i + per]) for i in range(1, len(calls) - per + 1, per)]
+    if len(requests) < 3:
+        raise ValueError("a speed run needs a warm-up call and at least two timed requests")
     label = f"`{name}(...)`"
     positions = rng.integers(0, 2**31 - 1, size=SAMPLES)
     wire_positions = [int(p) for p in positions]
+    # which timed calls are read back whole: drawn here, never sent to the kernel before those calls ran
+    picked = {int(i): int(rng.integers(len(requests[int(i)])))
+              for i in rng.choice(np.arange(1, len(requests)), size=min(full_checks, len(requests) - 1), replace=False)}
     refs = dict(references or {})
-    ref_times: dict[str, list[float]] = {k: [] for k in refs}
+    ref_times: dict[str, list[list[float]]] = {k: [] for k in refs}
     copy = jax.jit(lambda a: a * 2)
     bandwidth: list[float] = []
     walls: list[float] = []
     baselines: list[float] = []
     compiles: list[int] = []
-    wants: list[np.ndarray] = []
 
     def want_of(specs: Sequence[InputSpec]) -> tuple[np.ndarray, list[np.ndarray], list[Any]]:
         arrays = [regenerate(s) for s in specs]
@@ -249,57 +268,60 @@ def measure_speed(
         return np.asarray(out), host, arrays
 
     try:
-        for i, specs in enumerate(calls):
+        for i, group in enumerate(requests):
             slot = f"{i}"
-            student.speed_op("stage", name, slot=slot, specs=[s.wire() for s in specs])
+            expected = [want_of(specs) for specs in group]
+            out = {"shape": list(expected[0][0].shape), "dtype": dtype}
+            student.speed_op("stage", name, slot=slot, calls=[[s.wire() for s in specs] for specs in group], out=out)
             _, base = student.speed_op("timed", name, slot=slot, positions=wire_positions, baseline=True)
-            facts, wall = student.speed_op("timed", name, slot=slot, positions=wire_positions)
-            want, host, arrays = want_of(specs)
-            what = "the first call" if i == 0 else f"timed call {i}"
-            compiles.append(_check_facts(student, f"{label} ({what})", facts, want, host, positions, dtype,
-                                         rtol, atol, hints))
-            baselines.append(float(base))
-            walls.append(float(wall))
-            if i == 0:
-                for fn in refs.values():  # warm-up (compiles) of the grader's own functions
-                    median_time(fn, arrays)
-                median_time(copy, arrays[:1])
-                continue
-            for key, fn in refs.items():
-                ref_times[key].append(median_time(fn, arrays))
-            bandwidth.append(2 * specs[0].nbytes / max(median_time(copy, arrays[:1]), 1e-9))
-            wants.append(want)
-        picked = rng.choice(np.arange(1, len(calls)), size=min(full_checks, len(calls) - 1), replace=False)
-        for i in sorted(int(p) for p in picked):
-            got, _ = student.speed_op("fetch", name, slot=f"{i}")
-            if not isinstance(got, StudentArray):
-                _fail(f"{label} (timed call {i}): the grader could not read its output back in full.")
-            want = wants[i - 1]
-            close = got.shape == want.shape and bool(
-                np.allclose(got.value.astype(np.float64), want, rtol=rtol, atol=atol, equal_nan=True))
-            if not close:
-                _fail(f"{label} (timed call {i}, checked in full after timing) differs from the reference: its"
-                      " sampled values matched when it returned, so the rest of the array was written later or"
-                      " not at all.", ("deferred_result",))
+            reports, wall = student.speed_op("timed", name, slot=slot, positions=wire_positions)
+            if not (isinstance(reports, list) and len(reports) == len(group)):
+                _fail(f"{label}: the grader got no report of what the timed calls returned.")
+            for key in ref_times if i else ():
+                ref_times[key].append([])
+            for j, (specs, facts) in enumerate(zip(group, reports, strict=True)):
+                want, host, arrays = expected[j]
+                what = "the first call" if i == 0 else f"timed call {(i - 1) * per + j + 1}"
+                compiles.append(_check_facts(student, f"{label} ({what})", facts, want, host, positions, dtype,
+                                             rtol, atol, hints))
+                if i == 0:
+                    for fn in refs.values():  # warm-up (compiles) of the grader's own functions
+                        median_time(fn, arrays)
+                    median_time(copy, arrays[:1])
+                    continue
+                for key, fn in refs.items():
+                    ref_times[key][-1].append(median_time(fn, arrays))
+                bandwidth.append(2 * specs[0].nbytes / max(median_time(copy, arrays[:1]), 1e-9))
+                if picked.get(i) == j:
+                    got, _ = student.speed_op("fetch", name, slot=slot, index=j)
+                    close = isinstance(got, StudentArray) and got.shape == want.shape and bool(
+                        np.allclose(got.value.astype(np.float64), want, rtol=rtol, atol=atol, equal_nan=True))
+                    if not close:
+                        _fail(f"{label} ({what}, read back whole after timing) differs from the reference: its"
+                              " sampled values matched when it returned, so the rest of the array was written"
+                              " later or not at all.", ("deferred_result",))
+            student.speed_op("release", name, slot=slot)
+            baselines.append(float(base) / len(group))
+            walls.append(float(wall) / len(group))
     finally:
         try:
             student.speed_op("release", name)
         except CheckFailed:
             pass
-    base = float(np.median(baselines))
+    base = float(np.median(baselines[1:]))
     run = SpeedRun(
         name=name,
-        first_s=max(walls[0] - base, 0.0),
+        first_s=max(walls[0] - baselines[0], 0.0),
         times_s=tuple(max(w - base, 0.0) for w in walls[1:]),
-        baseline_s=tuple(baselines),
+        baseline_s=tuple(baselines[1:]),
         first_compiles=compiles[0],
         later_compiles=sum(compiles[1:]),
-        references={k: tuple(v) for k, v in ref_times.items()},
+        references={k: tuple(tuple(r) for r in v) for k, v in ref_times.items()},
         bandwidth_bps=float(np.median(bandwidth)) if bandwidth else None,
         min_bytes=min_bytes,
     )
     if run.later_compiles:
-        _fail(f"{label} compiled again on {run.later_compiles} of {len(run.times_s)} calls with inputs of the same"
+        _fail(f"{label} compiled again on {run.later_compiles} of {len(calls) - 1} calls with inputs of the same"
               " shapes and dtypes. A jitted function compiles once per input shape; recompiling on every call"
               " (jax.jit(...) inside the function, a new lambda each time, a Python value as a static"
               " argument that changes) costs the compile every time.", ("recompiles",))
@@ -309,8 +331,8 @@ def measure_speed(
         _fail(f"{problem}: a time below what the hardware can do is not rewarded (your instructor will look"
               " at it).")
     if run.fast_outliers():
-        student.disagreements.append(f"speed run: {run.fast_outliers()} call(s) of `{name}` faster than the"
-                                     " physical floor (ignored by the median)")
+        student.disagreements.append(f"speed run: {run.fast_outliers()} request(s) of `{name}` faster per call"
+                                     " than the physical floor (ignored by the median)")
     return run
 
 

@@ -1,0 +1,78 @@
+"""Grader-side references and thresholds for 05_jit's speed checks (loaded with load_helper).
+
+Thresholds are ratios to the grader's own functions timed in the same run (checks.speed): strict on a
+GPU, calibrated on a CPU from the same run with room for the noise of the probe's round trip.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+GPU_MIN_SPEEDUP = 1.5  # the student's jitted chain against the grader's eager chain, on a GPU
+GPU_MAX_VS_JIT = 1.2  # the student's jitted function against the grader's jitted reference, on a GPU
+CPU_MAX_VS_JIT = 3.0  # a shared 2-core CPU: the kernel and the grader see different cache and load
+NOISE_SIGMAS = 3.0
+
+
+def on_gpu() -> bool:
+    import jax
+
+    return jax.default_backend() == "gpu"
+
+
+def calls_per_request(what: str) -> int:
+    """Timed calls per request: enough that a request's work stands well above the probe's round trip
+    (~5-10 ms). The chain takes ~2-5 ms on a 2-core CPU and ~0.05 ms on a datacenter GPU."""
+    if on_gpu():
+        return {"chain": 50, "mlp": 20}[what]
+    return {"chain": 4, "mlp": 2}[what]
+
+
+def eager_chain(x: Any, y: Any) -> Any:
+    import jax
+
+    return jax.nn.relu(x * y) + x
+
+
+def numpy_chain(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return np.maximum(x * y, 0) + x
+
+
+def numpy_mlp(x: np.ndarray, w1: np.ndarray, w2: np.ndarray) -> np.ndarray:
+    x, w1, w2 = (a.astype(np.float64) for a in (x, w1, w2))
+    return (np.maximum(x @ w1, 0) @ w2).astype(np.float32)
+
+
+def jitted(fn: Any) -> Any:
+    import jax
+
+    return jax.jit(fn)
+
+
+def min_speedup(eager_s: float, jit_s: float) -> float:
+    """How much faster than the grader's eager chain the student's must be: 1.5x, or on a CPU half of
+    what the grader's own jit achieved in this run when that is less (a slow, loaded machine)."""
+    if on_gpu():
+        return GPU_MIN_SPEEDUP
+    return min(GPU_MIN_SPEEDUP, 0.5 * eager_s / max(jit_s, 1e-9))
+
+
+def max_ratio_to_jit() -> float:
+    """How many times the grader's jitted reference the student's jitted function may take (the median
+    of per-request ratios, the student's side less 3 baseline deviations)."""
+    return GPU_MAX_VS_JIT if on_gpu() else CPU_MAX_VS_JIT
+
+
+def numpy_like_chain() -> Any:
+    """The chain in jax.numpy, for the grader's jitted reference."""
+    import jax.numpy as jnp
+
+    return lambda x, y: jnp.maximum(x * y, 0) + x
+
+
+def jnp_mlp() -> Any:
+    import jax.numpy as jnp
+
+    return lambda x, w1, w2: jnp.maximum(x @ w1, 0) @ w2

@@ -1,0 +1,132 @@
+"""Hidden checks for exercises 2 and 3 of 05_jit: really compiled, right values, and faster, as the
+grader measures it (pt2jax.checks.speed: fresh inputs per timed call, the grader's clock, medians,
+outputs checked, the grader's own eager and jitted references timed in the same run)."""
+
+import weakref
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pt2jax.checks import CheckFailed, as_jax, expect, expect_array, expect_close, graded, load_helper, trace_and_call
+from pt2jax.checks.speed import expect_compiled, fresh_calls, measure_speed
+
+speed = load_helper(Path(__file__).with_name("_speed.py"))
+_RUNS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # per student being graded
+
+
+def _small(rng, *shape_range):
+    shape = tuple(int(n) for n in rng.integers(2, 9, size=int(rng.integers(1, 3))))
+    return rng.normal(size=shape).astype(np.float32), rng.normal(size=shape).astype(np.float32)
+
+
+# Exercise 2 -------------------------------------------------------------------------------------
+
+@graded("ex02_chain_check", points=1)
+def test_eager_chain_values(student, rng):
+    """relu_mul_add(x, y) is relu(x * y) + x on grade-time shapes."""
+    x, y = _small(rng)
+    got = student.call("relu_mul_add", as_jax(x), as_jax(y))
+    expect_array(got, torch.relu(torch.from_numpy(x) * torch.from_numpy(y)) + torch.from_numpy(x),
+                 what=f"relu_mul_add(x, y) for x, y of shape {x.shape}")
+
+
+@graded("ex02_chain_check", points=1)
+def test_jitted_chain_is_compiled(student, rng):
+    """relu_mul_add_jit is a jax.jit function, one compiled call without host callbacks, with the right
+    values, at shapes other than the timed ones."""
+    x, y = _small(rng)
+    trace, got = trace_and_call(student, "relu_mul_add_jit", as_jax(x), as_jax(y))
+    expect_compiled(trace, "relu_mul_add_jit")
+    expect_array(got, speed.numpy_chain(x, y), what=f"relu_mul_add_jit(x, y) for x, y of shape {x.shape}")
+
+
+def _chain_run(student, rng):
+    """One speed run of relu_mul_add_jit per grading process (both speed checks read it)."""
+    if student not in _RUNS:
+        shape = (int(rng.integers(2300, 2600)), int(rng.integers(2800, 3100)))
+        per = speed.calls_per_request("chain")
+        calls = fresh_calls(rng, [shape, shape], 1 + 6 * per)
+        try:
+            _RUNS[student] = measure_speed(
+                student, "relu_mul_add_jit", calls, reference=speed.numpy_chain, rng=rng, per_request=per,
+                references={"eager": speed.eager_chain, "jit": speed.jitted(speed.numpy_like_chain())},
+                min_bytes=3 * calls[0][0].nbytes, hints=("not_jitted",))
+        except CheckFailed as exc:
+            _RUNS[student] = exc
+    run = _RUNS[student]
+    if isinstance(run, CheckFailed):
+        raise CheckFailed(run.feedback, run.hints)
+    return run
+
+
+@graded("ex02_chain_check", points=1)
+def test_jitted_chain_beats_eager(student, rng):
+    """The jitted chain, timed by the grader on fresh inputs, is faster than the grader's eager chain."""
+    run = _chain_run(student, rng)
+    eager_s, jit_s = run.reference_s("eager"), run.reference_s("jit")
+    need = speed.min_speedup(eager_s, jit_s)
+    got = 1 / max(run.ratio_to("eager"), 1e-9)
+    expect(bool(got >= need), f"relu_mul_add_jit took a median {run.median_s * 1e3:.2f} ms per call (grader's clock,"
+           f" new inputs each call), the grader's eager chain {eager_s * 1e3:.2f} ms: {got:.2f}x faster, at least"
+           f" {need:.2f}x expected (the grader's own jitted chain: {jit_s * 1e3:.2f} ms).", "not_jitted")
+
+
+@graded("ex02_chain_check", points=1)
+def test_jitted_chain_as_fast_as_the_reference(student, rng):
+    """The jitted chain's time is close to the grader's jitted chain on the same inputs."""
+    run = _chain_run(student, rng)
+    jit_s = run.reference_s("jit")
+    ratio, limit = run.ratio_to("jit", minus_noise=speed.NOISE_SIGMAS), speed.max_ratio_to_jit()
+    expect(bool(ratio <= limit), f"relu_mul_add_jit took a median {run.median_s * 1e3:.2f} ms per call, the grader's"
+           f" jitted chain {jit_s * 1e3:.2f} ms on the same inputs: {ratio:.2f}x its time (noise allowed for), at"
+           f" most {limit:.1f}x expected. Is the whole chain inside one jitted function, with nothing converted"
+           " to NumPy or recompiled on each call?", "not_jitted")
+
+
+# Exercise 3 -------------------------------------------------------------------------------------
+
+def _mlp_case(rng, n_range=(3, 17), d_range=(3, 33)):
+    n, d, h, o = (int(rng.integers(*r)) for r in (n_range, d_range, d_range, d_range))
+    x = rng.normal(size=(n, d)).astype(np.float32)
+    w1 = (rng.normal(size=(d, h)) / np.sqrt(d)).astype(np.float32)
+    w2 = (rng.normal(size=(h, o)) / np.sqrt(h)).astype(np.float32)
+    return x, w1, w2
+
+
+@graded("ex03_mlp_check", points=1)
+def test_mlp_values(student, rng):
+    """mlp_jit(x, w1, w2) is relu(x @ w1) @ w2 on grade-time shapes."""
+    x, w1, w2 = _mlp_case(rng)
+    got = student.call("mlp_jit", as_jax(x), as_jax(w1), as_jax(w2))
+    want = torch.relu(torch.from_numpy(x) @ torch.from_numpy(w1)) @ torch.from_numpy(w2)
+    expect_close(got, want, f"mlp_jit(x, w1, w2) for x {x.shape}, w1 {w1.shape}, w2 {w2.shape}",
+                 hints=["elementwise_matmul"], rel=5e-3 if speed.on_gpu() else 1e-4)
+
+
+@graded("ex03_mlp_check", points=1)
+def test_mlp_is_compiled(student, rng):
+    """mlp_jit is one compiled call with its two matmuls and no host callbacks."""
+    x, w1, w2 = _mlp_case(rng)
+    trace = student.trace("mlp_jit", as_jax(x), as_jax(w1), as_jax(w2))
+    expect_compiled(trace, "mlp_jit", max_count={"dot_general": 2})
+    expect(bool(trace.count("dot_general") == 2), f"mlp_jit's jaxpr holds {trace.count('dot_general')} matrix"
+           " products; relu(x @ w1) @ w2 has two.", "elementwise_matmul")
+
+
+@graded("ex03_mlp_check", points=1)
+def test_mlp_speed_without_recompiling(student, rng):
+    """Timed by the grader on fresh same-shaped inputs, mlp_jit compiles once and keeps up with the
+    grader's jitted reference."""
+    n, d, h, o = (int(rng.integers(a, b)) for a, b in ((200, 300), (400, 600), (800, 1100), (200, 300)))
+    per = speed.calls_per_request("mlp")
+    calls = fresh_calls(rng, [(n, d), (d, h), (h, o)], 1 + 4 * per, scales=[1.0, 1 / np.sqrt(d), 1 / np.sqrt(h)])
+    tol = 5e-3 if speed.on_gpu() else 2e-4
+    run = measure_speed(student, "mlp_jit", calls, reference=speed.numpy_mlp, rng=rng, rtol=tol, atol=tol,
+                        per_request=per,
+                        references={"jit": speed.jitted(speed.jnp_mlp())}, hints=("elementwise_matmul",))
+    jit_s = run.reference_s("jit")
+    ratio, limit = run.ratio_to("jit", minus_noise=speed.NOISE_SIGMAS), speed.max_ratio_to_jit()
+    expect(bool(ratio <= limit), f"mlp_jit took a median {run.median_s * 1e3:.2f} ms per call, the grader's jitted"
+           f" reference {jit_s * 1e3:.2f} ms on the same inputs: {ratio:.2f}x its time, at most {limit:.1f}x"
+           " expected.", "not_jitted")
