@@ -4,6 +4,7 @@ nothing (or lose its points), while an honest jitted function passes in the same
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -83,7 +84,7 @@ def threaded(x, y):                        # returns at once; a thread writes th
 @jax.jit
 def heavy(x, y):                           # ~tens of ms of real work, dispatched asynchronously
     a = x[:256, :256] / 64.0
-    z = lax.fori_loop(0, 20, lambda i, b: jnp.tanh(b @ a), a)
+    z = lax.fori_loop(0, 150, lambda i, b: jnp.tanh(b @ a), a)
     return jax.nn.relu(x * y) + x + 0.0 * z.sum()
 
 def sleepy(x, y):
@@ -93,6 +94,12 @@ def sleepy(x, y):
 bf16_inside = jax.jit(lambda x, y: chain(x.astype(jnp.bfloat16), y.astype(jnp.bfloat16)).astype(jnp.float32))
 bf16_out = jax.jit(lambda x, y: chain(x.astype(jnp.bfloat16), y.astype(jnp.bfloat16)))
 donating = jax.jit(chain, donate_argnums=(0,))
+
+def mutating(x, y):                        # the right answer, then the caller's input zeroed through DLPack
+    out = honest(x, y).block_until_ready()
+    import torch
+    torch.from_dlpack(x).zero_()
+    return out
 
 def jit_for_big_only(x, y):                # compiled only for the timed shapes
     return honest(x, y) if x.size >= 100_000 else chain(x, y)
@@ -105,6 +112,18 @@ def callback_for_small(x, y):              # falls back to NumPy on the host for
 
 def recompiling(x, y):
     return jax.jit(lambda a, b: chain(a, b))(x, y)
+
+from functools import partial
+
+@partial(jax.jit, static_argnums=1)
+def unrolled(v, n):                        # a Python loop over a static count: one body per step
+    for _ in range(n):
+        v = jnp.tanh(v @ v)
+    return v
+
+@jax.jit
+def rolled(v, n):
+    return lax.fori_loop(0, n, lambda i, w: jnp.tanh(w @ w), v)
 '''
 
 CHEATS = r'''
@@ -193,8 +212,15 @@ def test_patched_clocks_and_waiting_change_nothing(student: KernelStudent) -> No
     # the kernel (CHEATS): the grader's clock still sees the 30 ms sleep, and the asynchronous work of
     # `heavy` is still waited for (the kernel reads the result's values before it answers)
     assert _run(student, "sleepy", n=4).median_s >= 0.025
-    run = _run(student, "heavy", n=4)
-    assert run.median_s > 5 * _run(student, "honest", n=4).median_s
+    jax = pytest.importorskip("jax")
+    from jax import lax
+    a = jax.numpy.ones((256, 256)) / 256
+    loop = jax.jit(lambda a: lax.fori_loop(0, 150, lambda i, b: jax.numpy.tanh(b @ a), a))
+    loop(a).block_until_ready()
+    start = time.perf_counter()
+    loop(a).block_until_ready()
+    work_s = time.perf_counter() - start  # the same work, waited for, in this process
+    assert _run(student, "heavy", n=4).median_s > 0.5 * work_s
 
 
 def test_the_graders_reference_is_not_slowed_by_the_notebook(student: KernelStudent) -> None:
@@ -205,8 +231,9 @@ def test_the_graders_reference_is_not_slowed_by_the_notebook(student: KernelStud
 
 
 def test_lower_precision_fails_on_the_timed_calls(student: KernelStudent) -> None:
-    with pytest.raises(CheckFailed, match="wrong values"):
+    with pytest.raises(CheckFailed, match="wrong values") as info:
         _run(student, "bf16_inside")
+    assert "low_precision" in info.value.hints  # the values read back all fit bfloat16
     with pytest.raises(CheckFailed, match="dtype bfloat16") as info:
         _run(student, "bf16_out")
     assert "low_precision" in info.value.hints
@@ -216,6 +243,12 @@ def test_a_donated_input_fails(student: KernelStudent) -> None:
     with pytest.raises(CheckFailed, match="donated") as info:
         _run(student, "donating")
     assert "donated_input" in info.value.hints
+
+
+def test_an_input_changed_in_place_fails(student: KernelStudent) -> None:
+    with pytest.raises(CheckFailed, match="in place") as info:
+        _run(student, "mutating")
+    assert "inplace_update" in info.value.hints
 
 
 def test_recompiling_on_same_shapes_fails(student: KernelStudent) -> None:
@@ -232,6 +265,16 @@ def test_jit_only_for_the_timed_shapes_is_caught_by_a_trace_at_other_shapes(stud
     assert "not_jitted" in info.value.hints
     with pytest.raises(CheckFailed, match="pure_callback"):
         expect_compiled(student.trace("callback_for_small", np.asarray(small), np.asarray(small)), "f")
+
+
+def test_a_python_loop_is_seen_unrolled_even_with_a_static_count(student: KernelStudent) -> None:
+    v = np.eye(3, dtype=np.float32)
+    expect_compiled(student.trace("rolled", v, 6), "rolled", loop=True, max_count={"dot_general": 2})
+    with pytest.raises(CheckFailed, match="no `while` or `scan`") as info:
+        expect_compiled(student.trace("unrolled", v, 6), "unrolled", loop=True)
+    assert "python_unrolled" in info.value.hints
+    with pytest.raises(CheckFailed, match="6 `dot_general`"):
+        expect_compiled(student.trace("unrolled", v, 6), "unrolled", max_count={"dot_general": 2})
 
 
 def _synthetic(times: list[float], bandwidth: float = 1e10, min_bytes: int = 10**7) -> SpeedRun:

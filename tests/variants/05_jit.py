@@ -74,6 +74,7 @@ VARIANTS = {
             "    return relu_mul_add(x.astype(jnp.bfloat16), y.astype(jnp.bfloat16)).astype(jnp.float32)\n"
         )},
         "lost": {"ex02_chain_check": 3},
+        "hints": {"ex02_chain_check": ["low_precision"]},
     },
     "python_if_on_norm": {
         "description": "keeps PyTorch's `if norm > max_norm:` inside the jitted function: TracerBoolConversionError",

@@ -168,6 +168,13 @@ def _decode_npy(student: Any, text: Any, what: str) -> np.ndarray:
     return np.asarray(value, dtype=np.float64).ravel()
 
 
+def _low_precision(got: np.ndarray, want: np.ndarray) -> bool:
+    """Whether ``got`` misses ``want`` the way a narrower dtype would: every value off by at most a few
+    bfloat16 roundings of the values' scale, many by more than float32's rounding."""
+    err = np.abs(got - want) / max(float(np.abs(want).max(initial=0.0)), 1.0)
+    return bool(np.all(err < 2**-5) and np.mean(err > 1e-6) > 0.25)
+
+
 def _check_facts(student: Any, label: str, facts: Any, want: np.ndarray, inputs: list[np.ndarray],
                  positions: np.ndarray, dtype: str, rtol: float, atol: float, hints: Sequence[str]) -> int:
     """Verdict on one timed call's return, read by the kernel right after the call; its compiles."""
@@ -201,7 +208,8 @@ def _check_facts(student: Any, label: str, facts: Any, want: np.ndarray, inputs:
                  if got.shape == ref.shape else "a different number of values")
         _fail(f"{label} returned wrong values ({shown}), read the moment the call returned. Each timed call"
               " gets new inputs: a result remembered from an earlier call, computed in lower precision, or"
-              " still being written by other code when the call returns does not match.", hints)
+              " still being written by other code when the call returns does not match.",
+              (*hints, *(("low_precision",) if got.shape == ref.shape and _low_precision(got, ref) else ())))
     for n, (text, value) in enumerate(zip(facts.get("input_samples") or [], inputs, strict=False)):
         if text is None:
             continue
@@ -330,9 +338,8 @@ def measure_speed(
         student.disagreements.append(f"speed run: {problem}")
         _fail(f"{problem}: a time below what the hardware can do is not rewarded (your instructor will look"
               " at it).")
-    if run.fast_outliers():
-        student.disagreements.append(f"speed run: {run.fast_outliers()} request(s) of `{name}` faster per call"
-                                     " than the physical floor (ignored by the median)")
+    # single requests under the floor are left to the median: with the round trip subtracted, noise on a
+    # loaded machine gives an honest fast function such requests too (no flag for the instructor)
     return run
 
 

@@ -656,7 +656,13 @@ def __pt2jax_trace(target, args, kwargs):
     """The jaxpr of ``target`` on these arguments: text, primitive counts, output shapes."""
     import jax
 
-    closed = jax.make_jaxpr(target)(*args, **kwargs)
+    try:
+        closed = jax.make_jaxpr(target)(*args, **kwargs)
+    except ValueError as exc:  # a jitted function with static_argnums, handed a Python number: keep it static
+        if "static arguments" not in str(exc):
+            raise
+        static = tuple(i for i, a in enumerate(args) if type(a) in (int, float, bool, str))
+        closed = jax.make_jaxpr(target, static_argnums=static)(*args, **kwargs)
     return {
         "jitted": hasattr(target, "lower") and hasattr(target, "trace"),
         "text": str(closed)[:20000],
