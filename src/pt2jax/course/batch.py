@@ -38,6 +38,8 @@ from .submissions import normalize_submission, scan_submitted, set_aside_unreada
 __all__ = ["DONE_MARK", "WARM", "BatchStats", "autograde", "submitted_students"]
 
 DONE_MARK = ".pt2jax-done"
+WRITE_EVERY = 8  # students the one writer waits for before an nbgrader run (or WRITE_WAIT_S, or the last)
+WRITE_WAIT_S = 60.0
 WARM = "warm"  # autograde(compile_cache=WARM): the course's cache, warmed by the solution when cold
 
 
@@ -97,10 +99,11 @@ def autograde(root: Path, assignment: str, *, force: bool = False, progress: boo
             start = time.perf_counter()
             _write_batch(root, assignment, {s: [k for k, _ in jobs[s]] for s in students}, spool, stats)
             stats.write_s += time.perf_counter() - start
-            bar.update(len(students))
+            bar.set_postfix(written=len(stats.graded) + len(stats.failed), refresh=False)
 
         ready = [s for s in todo if not outstanding[s]]
         if ready:
+            bar.update(len(ready))
             write(ready)
         if len(ready) == len(todo):
             return sorted(stats.graded)
@@ -119,22 +122,32 @@ def autograde(root: Path, assignment: str, *, force: bool = False, progress: boo
                     fut.add_done_callback(_keep(spool, key, student, arrived))
                     futures.append(fut)
                     stats.sent += 1
-            left = sum(1 for s in todo if outstanding[s])
+            left = sum(1 for s in todo if outstanding[s])  # students still to write
+            back: list[str] = []  # students whose grades are all in the spool, not yet written
+            since = 0.0  # when the oldest of them came back
             while left:
-                # everything that arrived while the last write ran is written together (one nbgrader run)
-                items = [arrived.get()]
+                # the writer competes with the workers for the CPU and nbgrader's start costs ~2 s a
+                # run: students are written together, once WRITE_EVERY are back, the last are back, or
+                # the oldest has waited WRITE_WAIT_S (their grades are safe in the spool meanwhile)
+                try:
+                    items = [arrived.get(timeout=WRITE_WAIT_S if back else None)]
+                except queue.Empty:
+                    items = []
                 while not arrived.empty():
                     items.append(arrived.get_nowait())
-                complete = []
                 for item in items:
                     student, _, key = item.partition("\0")
                     if outstanding[student]:
                         outstanding[student].discard(key)
                         if not outstanding[student]:
-                            complete.append(student)
-                if complete:
-                    write(complete)
-                    left -= len(complete)
+                            since = since if back else time.monotonic()
+                            back.append(student)
+                            bar.update(1)
+                if back and (len(back) >= WRITE_EVERY or len(back) == left
+                             or time.monotonic() - since >= WRITE_WAIT_S):
+                    write(back)
+                    left -= len(back)
+                    back = []
             del futures
     return sorted(stats.graded)
 
