@@ -16,6 +16,7 @@ from conftest import REPO, cell_scores, grade, with_answers
 from pt2jax.checks import MARKER
 from pt2jax.config import CourseDir
 from pt2jax.course.gradebook import REVIEW_FLAGS
+from pt2jax.grade.compile_cache import WARM_MARK
 from pt2jax.kit.check import FULL_TRACEBACK_NOTE as SELF_CHECK_FAILED  # ends every failed self-check
 from pt2jax.kit.check import MISCONCEPTIONS, hint_text
 from pt2jax.nbmeta import exercise_of, grade_cells
@@ -61,13 +62,24 @@ def test_check_points_sum_to_cell_points(assignment: str) -> None:
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_solution_full_marks_and_stub_zero(assignment: str) -> None:
-    sol = grade(COURSE, COURSE.solutions / assignment / f"{assignment}.ipynb", assignment, seed=11)
+def test_solution_full_marks(assignment: str, tmp_path: Path) -> None:
+    """The one real grade per assignment in `make test`; it warms a compilation cache as `pt2jax build`
+    and `pt2jax autograde` do (the read-only side is tests/test_compile_cache.py)."""
+    cache = tmp_path / "jax-cache"
+    sol = grade(COURSE, COURSE.solutions / assignment / f"{assignment}.ipynb", assignment, seed=11,
+                extra=("--compile-cache", str(cache), "--warm-cache"))
     failed = [(t["name"], t["feedback"]) for t in sol["tests"] if not t["passed"]]
     assert sol["score"] == sol["max_score"] > 0, failed
     assert not sol["flags"], sol["flags"]
+    assert (cache / WARM_MARK).exists() and len(list(cache.iterdir())) > 1
+
+
+@pytest.mark.slow  # a second real grade per assignment (pt2jax build also refuses a stub that scores)
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_released_stub_scores_zero_without_grader_errors(assignment: str) -> None:
     stub = grade(COURSE, COURSE.master(assignment), assignment, seed=11)
-    assert stub["score"] == 0 and stub["max_score"] == sol["max_score"]
+    cells = grade_cells(nbformat.read(COURSE.master(assignment), as_version=4))
+    assert stub["score"] == 0 and stub["max_score"] == sum(cells.values()) > 0
     assert not [t for t in stub["tests"] if t.get("grader_error")]
 
 

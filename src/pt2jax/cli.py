@@ -32,12 +32,16 @@ def _cmd_build(args: argparse.Namespace) -> int:
 def _cmd_grade(args: argparse.Namespace) -> int:
     import nbformat
 
-    from .grade.compile_cache import CompileCache
+    from .grade.compile_cache import CompileCache, open_for_warming, seal, warm_digest
     from .grade.pipeline import GradeRequest, grade_notebook
     from .grade.seeding import base_seed, course_secret
 
     course = _course(args)
     seed = args.seed if args.seed is not None else base_seed(course_secret(course.root))
+    cache = None
+    if args.compile_cache:
+        folder = Path(args.compile_cache).resolve()
+        cache = open_for_warming(folder) if args.warm_cache else CompileCache(folder)
     request = GradeRequest(
         notebook=Path(args.notebook),
         assignment=args.assignment,
@@ -48,9 +52,12 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         record_probes=Path(args.record) if args.record else None,
         master=Path(args.master).resolve() if args.master else None,
         sandbox=not args.unsandboxed,
-        compile_cache=CompileCache(Path(args.compile_cache).resolve()) if args.compile_cache else None,
+        compile_cache=cache,
     )
     report = grade_notebook(request)
+    if cache is not None and cache.writable:  # warm only from a notebook with full marks
+        full = report.max_score > 0 and report.score == report.max_score
+        seal(cache.path, warm_digest(Path(args.notebook), request.master_path) if full else None)
     if args.output_notebook and report.notebook is not None:
         nbformat.write(report.notebook, args.output_notebook)
     if args.json:
@@ -141,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--record", help="record every probe request and reply to this JSON file")
     p.add_argument("--compile-cache", metavar="DIR",
                    help="a JAX compilation cache warmed from the solution, mounted read-only (see docs/grading.md)")
+    p.add_argument("--warm-cache", action="store_true",
+                   help="empty --compile-cache and let this notebook write it (only for the trusted solution)")
     p.add_argument("--unsandboxed", action="store_true",
                    help="run the student's code without the sandbox (only for trusted notebooks)")
     p.set_defaults(func=_cmd_grade)
@@ -177,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_cmd_demo)
 
     args = parser.parse_args(argv)
+    if getattr(args, "warm_cache", False) and not args.compile_cache:
+        parser.error("--warm-cache needs --compile-cache DIR")
     try:
         return int(args.func(args))
     except GradingError as exc:
