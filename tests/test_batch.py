@@ -31,6 +31,7 @@ from pt2jax.course.batch import DONE_MARK, BatchStats, autograde, submitted_stud
 from pt2jax.course.bundle import bundle_digest, make_bundle
 from pt2jax.course.gradebook import post_flags
 from pt2jax.course.nbconfig import db_url
+from pt2jax.course.plots import difficulty_chart, grade_histogram
 from pt2jax.course.reports import all_flags, class_report
 from pt2jax.course.stats import exercise_stats, flagged
 from pt2jax.course.submissions import normalize_submission, scan_submitted, set_aside_unreadable
@@ -251,6 +252,16 @@ def test_reports_instructors_use(parallel: dict[str, Any], tmp_path: Path) -> No
     assert stats["ex01_add_one_check"].common_hint in ("The result is not what was expected.",
                                                        "`add_one(...)` is not answered yet: it still raises"
                                                        " NotImplementedError.")
+    # the plots: a grade histogram and the per-exercise difficulty chart, hardest first
+    import matplotlib.image
+
+    hist = grade_histogram(report, tmp_path / "grades.png")
+    chart = difficulty_chart(TINY, list(stats.values()), tmp_path / "difficulty.png")
+    for png in (hist, chart):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert matplotlib.image.imread(png).shape[0] > 100
+    one = difficulty_chart(TINY, [stats["ex01_add_one_check"]], tmp_path / "one.png")
+    assert matplotlib.image.imread(chart).shape[0] > matplotlib.image.imread(one).shape[0]  # a bar per exercise
     review = flagged(root, report)
     assert [s for s, _ in review] == ["carol"]
     assert review[0][1][0][0] == "invalid_notebook"

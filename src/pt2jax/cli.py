@@ -71,6 +71,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
 
 def _cmd_autograde(args: argparse.Namespace) -> int:
     from .course.batch import autograde
+    from .course.plots import difficulty_chart, grade_histogram
     from .course.reports import class_report
     from .course.stats import exercise_stats, flagged, format_flagged, format_stats
     from .course.tables import format_table
@@ -80,9 +81,13 @@ def _cmd_autograde(args: argparse.Namespace) -> int:
     ensure_generated(root, args.assignment)
     autograde(root, args.assignment, force=args.force, workers=args.workers, scheduler=args.scheduler)
     report = class_report(root, args.assignment)
+    stats = exercise_stats(root, report)
     print(format_table(report.rows))
-    print("\n" + format_stats(exercise_stats(root, report)))
+    print("\n" + format_stats(stats))
     print("\nflagged for review:\n" + format_flagged(flagged(root, report)))
+    reports = root / "reports" / args.assignment
+    print(f"\nplots: {grade_histogram(report, reports / 'grades.png')}, "
+          f"{difficulty_chart(args.assignment, stats, reports / 'difficulty.png')}")
     return 0
 
 

@@ -38,7 +38,7 @@ def demo(repo: CourseDir, out: Path, *, build: bool = True) -> str:
     Returns the printed report text (a table per assignment).
     """
     from ..build.verify import build_assignment, format_build
-    from .plots import grade_histogram
+    from .plots import difficulty_chart, grade_histogram
     from .stats import exercise_stats, flagged, format_flagged, format_stats
     from .tables import format_table
     from .workflow import export
@@ -72,9 +72,11 @@ def demo(repo: CourseDir, out: Path, *, build: bool = True) -> str:
         export(course.resolve(), out / "canvas.csv", "canvas")
         report = class_report(course, assignment)
         plot = grade_histogram(report, out / f"grades_{assignment}.png")
+        stats = exercise_stats(course, report)
+        chart = difficulty_chart(assignment, stats, out / f"difficulty_{assignment}.png")
         review = format_flagged(flagged(course, report))
         texts.append(f"\n== {assignment}: {len(report.rows)} submissions ==\n{format_table(report.rows)}\n"
-                     f"\n{format_stats(exercise_stats(course, report))}\n\nflagged for review:\n{review}\n"
+                     f"\n{format_stats(stats)}\n\nflagged for review:\n{review}\n"
                      f"\nfeedback: {course / 'feedback'}\ngrades:   {out / 'grades.csv'} (Canvas: "
-                     f"{out / 'canvas.csv'})\nplot:     {plot}")
+                     f"{out / 'canvas.csv'})\nplots:    {plot}, {chart}")
     return "\n".join(texts)

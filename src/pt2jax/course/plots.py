@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..results import ClassReport
 
-__all__ = ["grade_histogram"]
+if TYPE_CHECKING:
+    from .stats import ExerciseStats
+
+__all__ = ["difficulty_chart", "grade_histogram"]
 
 
 def grade_histogram(report: ClassReport, path: Path) -> Path:
@@ -38,5 +42,36 @@ def grade_histogram(report: ClassReport, path: Path) -> Path:
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def difficulty_chart(assignment: str, stats: list[ExerciseStats], path: Path) -> Path:
+    """Save a per-exercise difficulty chart to ``path`` (PNG): for each graded cell, the mean share of
+    its points and the share of full marks, hardest first, labelled with the commonest hint among the
+    submissions that missed points (what to explain again in class)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = sorted(stats, key=lambda s: (s.mean / s.max_score if s.max_score else 1.0, s.full_share))
+    names = [s.grade_id.removesuffix("_check") for s in rows]
+    mean = [100 * s.mean / s.max_score if s.max_score else 0.0 for s in rows]
+    full = [100 * s.full_share for s in rows]
+    fig, ax = plt.subplots(figsize=(11, 0.45 * len(rows) + 1.4))
+    y = range(len(rows))
+    ax.barh([i - 0.2 for i in y], mean, height=0.4, color="#4C72B0", label="mean share of points")
+    ax.barh([i + 0.2 for i in y], full, height=0.4, color="#55A868", label="share with full marks")
+    for i, s in enumerate(rows):
+        if s.common_hint:
+            ax.text(101, i, f"{s.common_hint[:60]} ({s.hint_count}×)", va="center", fontsize=8, color="#444")
+    ax.set_yticks(list(y), names)
+    ax.set(title=f"{assignment}: exercises, hardest first", xlabel="% of submissions / of points", xlim=(0, 100))
+    ax.invert_yaxis()
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90, bbox_inches="tight")
     plt.close(fig)
     return path
