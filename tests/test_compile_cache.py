@@ -25,7 +25,8 @@ jnp.arange(1.0, 4.0).block_until_ready()
 _folder = os.environ["JAX_COMPILATION_CACHE_DIR"]
 _attacks = {}
 for _name, _act in [("new entry", lambda: open(os.path.join(_folder, "planted-cache"), "wb").write(b"x")),
-                    ("overwrite", lambda: open(os.path.join(_folder, sorted(os.listdir(_folder))[0]), "r+b").write(b"x")),
+                    ("overwrite", lambda: open(os.path.join(_folder, sorted(os.listdir(_folder))[0]),
+                                               "r+b").write(b"x")),
                     ("delete", lambda: os.remove(os.path.join(_folder, sorted(os.listdir(_folder))[0]))),
                     ("chmod", lambda: os.chmod(_folder, 0o777))]:
     try:

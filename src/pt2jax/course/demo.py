@@ -8,8 +8,8 @@ from pathlib import Path
 
 from ..config import CourseDir
 from ..errors import GradingError
-from ..nbgrader_cmd import run_nbgrader
 from ..grade.compile_cache import CompileCache
+from ..nbgrader_cmd import run_nbgrader
 from .batch import WARM, autograde
 from .reports import class_report
 
