@@ -12,7 +12,12 @@ import numpy as np
 
 GPU_MIN_SPEEDUP = 1.5  # the student's jitted chain against the grader's eager chain, on a GPU
 GPU_MAX_VS_JIT = 1.2  # the student's jitted function against the grader's jitted reference, on a GPU
-CPU_MAX_VS_JIT = 3.0  # a shared 2-core CPU: the kernel and the grader see different cache and load
+# On a shared 2-core CPU the student's kernel and the grader's process see different memory behaviour
+# (the kernel holds a request's fresh inputs and results) and other jobs' load: measured on the dev box,
+# an honest jitted chain came out at 0.8-3.4x the grader's eager speed and 0.7-3.8x the grader's jitted
+# time per request, an eager one at 0.2-0.5x and ~9x. The CPU thresholds sit between those.
+CPU_MIN_SPEEDUP = 0.7
+CPU_MAX_VS_JIT = 5.0
 NOISE_SIGMAS = 3.0
 
 
@@ -27,7 +32,7 @@ def calls_per_request(what: str) -> int:
     (~5-10 ms). The chain takes ~2-5 ms on a 2-core CPU and ~0.05 ms on a datacenter GPU."""
     if on_gpu():
         return {"chain": 50, "mlp": 20}[what]
-    return {"chain": 4, "mlp": 2}[what]
+    return {"chain": 2, "mlp": 2}[what]  # more calls alive per request cost the kernel page faults
 
 
 def eager_chain(x: Any, y: Any) -> Any:
@@ -52,11 +57,12 @@ def jitted(fn: Any) -> Any:
 
 
 def min_speedup(eager_s: float, jit_s: float) -> float:
-    """How much faster than the grader's eager chain the student's must be: 1.5x, or on a CPU half of
-    what the grader's own jit achieved in this run when that is less (a slow, loaded machine)."""
+    """How much faster than the grader's eager chain the student's jitted chain must be (median of
+    per-request ratios): 1.5x on a GPU; on a CPU the loose floor above, or 1.5x where the grader's own
+    jit beat its eager chain by far more than on the dev box (a quiet, memory-bound machine)."""
     if on_gpu():
         return GPU_MIN_SPEEDUP
-    return min(GPU_MIN_SPEEDUP, 0.5 * eager_s / max(jit_s, 1e-9))
+    return max(CPU_MIN_SPEEDUP, min(GPU_MIN_SPEEDUP, 0.2 * eager_s / max(jit_s, 1e-9)))
 
 
 def max_ratio_to_jit() -> float:
