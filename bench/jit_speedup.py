@@ -157,20 +157,22 @@ def _table(results: dict[str, Any]) -> str:
     for case in ("chain", "mlp"):
         entry = results[case]
         lines.append(f"\n{case} {entry['shapes']}")
-        lines.append(f"| variant | first call s | median ms | vs jax eager |" +
+        lines.append("| variant | first call s | median ms | vs jax eager |" +
                      (" effective GB/s |" if case == "chain" else ""))
         lines.append("| --- | ---: | ---: | ---: |" + (" ---: |" if case == "chain" else ""))
         for name, med in entry["median_s"].items():
             first = entry["first_s"].get(name)
             ratio = entry["vs_jax_eager"].get(name)
-            row = (f"| {name} | {first:.3f} | {med * 1e3:.2f} | {ratio:.2f}x |" if med is not None and first is not None
+            known = med is not None and first is not None
+            row = (f"| {name} | {first:.3f} | {med * 1e3:.2f} | {ratio:.2f}x |" if known
                    else f"| {name} | n/a | n/a | n/a |")
             if case == "chain":
                 gbps = entry["effective_gbps"].get(name)
                 row += f" {gbps:.1f} |" if gbps else " n/a |"
             lines.append(row)
         if case == "chain":
-            lines.append(f"bytes: eager {entry['bytes']['eager'] / 1e6:.0f} MB, fused {entry['bytes']['fused'] / 1e6:.0f}"
+            b = entry["bytes"]
+            lines.append(f"bytes: eager {b['eager'] / 1e6:.0f} MB, fused {b['fused'] / 1e6:.0f}"
                          f" MB: ideal speedup on a memory-bound device {entry['bytes']['ideal_speedup']:.2f}x;"
                          f" copy bandwidth measured here {entry['copy_gbps']:.1f} GB/s")
     return "\n".join(lines)

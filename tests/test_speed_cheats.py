@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import nbformat
 import numpy as np
@@ -197,13 +196,13 @@ def test_batch_and_skip_returns_stale_values_and_fails(student: KernelStudent) -
 
 
 def test_a_lazy_result_is_not_a_jax_array(student: KernelStudent) -> None:
-    with pytest.raises(CheckFailed, match="not a jax.Array") as info:
+    with pytest.raises(CheckFailed, match=r"not a jax\.Array") as info:
         _run(student, "lazy")
     assert "deferred_result" in info.value.hints
 
 
 def test_a_thread_finishing_later_fails(student: KernelStudent) -> None:
-    with pytest.raises(CheckFailed, match="thread|wrong values"):
+    with pytest.raises(CheckFailed, match=r"thread|wrong values"):
         _run(student, "threaded")
 
 
@@ -260,7 +259,7 @@ def test_recompiling_on_same_shapes_fails(student: KernelStudent) -> None:
 def test_jit_only_for_the_timed_shapes_is_caught_by_a_trace_at_other_shapes(student: KernelStudent) -> None:
     small = regenerate(InputSpec(1, (5, 7)))
     expect_compiled(student.trace("honest", np.asarray(small), np.asarray(small)), "honest")
-    with pytest.raises(CheckFailed, match="not a jax.jit") as info:
+    with pytest.raises(CheckFailed, match=r"not a jax\.jit") as info:
         expect_compiled(student.trace("jit_for_big_only", np.asarray(small), np.asarray(small)), "f")
     assert "not_jitted" in info.value.hints
     with pytest.raises(CheckFailed, match="pure_callback"):

@@ -65,10 +65,16 @@ def min_speedup(eager_s: float, jit_s: float) -> float:
     return max(CPU_MIN_SPEEDUP, min(GPU_MIN_SPEEDUP, 0.2 * eager_s / max(jit_s, 1e-9)))
 
 
-def max_ratio_to_jit() -> float:
+def max_ratio_to_jit(eager_s: float | None = None, jit_s: float | None = None) -> float:
     """How many times the grader's jitted reference the student's jitted function may take (the median
-    of per-request ratios, the student's side less 3 baseline deviations)."""
-    return GPU_MAX_VS_JIT if on_gpu() else CPU_MAX_VS_JIT
+    of per-request ratios, the student's side less 3 baseline deviations). On a CPU, where the kernel
+    runs everything ~2x slower than the grader's process, the line sits between an honest jitted
+    function (~2x) and an eager one (~2x the grader's eager/jit ratio): 1.1x that ratio, 2.5x to 5x."""
+    if on_gpu():
+        return GPU_MAX_VS_JIT
+    if eager_s is None or jit_s is None:
+        return CPU_MAX_VS_JIT
+    return min(CPU_MAX_VS_JIT, max(2.5, 1.1 * eager_s / max(jit_s, 1e-9)))
 
 
 def numpy_like_chain() -> Any:
@@ -82,3 +88,10 @@ def jnp_mlp() -> Any:
     import jax.numpy as jnp
 
     return lambda x, w1, w2: jnp.maximum(x @ w1, 0) @ w2
+
+
+def lax_conv3x3() -> Any:
+    from jax import lax
+
+    return lambda x, w: lax.conv_general_dilated(x, w, (1, 1), ((1, 1), (1, 1)),
+                                                 dimension_numbers=("NHWC", "HWIO", "NHWC"))

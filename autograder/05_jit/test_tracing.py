@@ -16,7 +16,6 @@ from pt2jax.checks import (
 )
 from pt2jax.checks.speed import expect_compiled
 
-
 # Exercise 4 -------------------------------------------------------------------------------------
 
 def _clip_case(rng, above):
@@ -35,8 +34,9 @@ def test_clip_values_on_both_sides(student, rng):
         tx = torch.from_numpy(x)
         want = tx * (float(limit) / tx.norm()) if above else tx
         got = student.call("clip_by_norm", as_jax(x), as_jax(np.asarray(limit)))
+        side = "above" if above else "below"
         expect_array(got, want, rtol=1e-5, atol=1e-6,
-                     what=f"clip_by_norm(x, max_norm) with |x| {'above' if above else 'below'} max_norm, x of shape {x.shape}")
+                     what=f"clip_by_norm(x, max_norm) with |x| {side} max_norm, x of shape {x.shape}")
 
 
 @graded("ex04_clip_check", points=1)

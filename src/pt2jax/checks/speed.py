@@ -23,6 +23,7 @@ What public speed leaderboards learned (docs/grading.md, "Speed checks") decides
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -156,7 +157,7 @@ class SpeedRun:
     def implausible(self) -> str | None:
         """Why the student's median cannot be an honest time (None when it can)."""
         floor = self.floor_s
-        if floor is None or self.median_s >= FLOOR_TOLERANCE * floor:
+        if floor is None or self.median_s >= FLOOR_TOLERANCE * floor or not self.min_bytes or not self.bandwidth_bps:
             return None
         return (f"`{self.name}` took a median {self.median_s * 1e3:.3f} ms per call, under"
                 f" {FLOOR_TOLERANCE:.0%} of the {floor * 1e3:.3f} ms it takes just to move its"
@@ -164,7 +165,7 @@ class SpeedRun:
                 " the grader measured in the same run")
 
     def fast_outliers(self) -> int:
-        """Calls faster than the floor allows (a median ignores them; the instructor is told)."""
+        """Requests faster per call than the floor allows (the median ignores them)."""
         floor = self.floor_s
         return 0 if floor is None else sum(t < FLOOR_TOLERANCE * floor for t in self.times_s)
 
@@ -217,7 +218,8 @@ def _check_facts(student: Any, label: str, facts: Any, want: np.ndarray, inputs:
     idx = positions % max(want.size, 1)
     ref = want.reshape(-1)[idx].astype(np.float64)
     if got.shape != ref.shape or not np.allclose(got, ref, rtol=rtol, atol=atol, equal_nan=True):
-        bad = int(np.argmax(~np.isclose(got, ref, rtol=rtol, atol=atol, equal_nan=True))) if got.shape == ref.shape else 0
+        same = got.shape == ref.shape
+        bad = int(np.argmax(~np.isclose(got, ref, rtol=rtol, atol=atol, equal_nan=True))) if same else 0
         shown = (f"at flat index {int(idx[bad])}: expected {ref[bad]:.6g}, got {got[bad]:.6g}"
                  if got.shape == ref.shape else "a different number of values")
         _fail(f"{label} returned wrong values ({shown}), read the moment the call returned. Each timed call"
@@ -326,10 +328,8 @@ def measure_speed(
             baselines.append(float(base) / len(group))
             walls.append(float(wall) / len(group))
     finally:
-        try:
+        with contextlib.suppress(CheckFailed):
             student.speed_op("release", name)
-        except CheckFailed:
-            pass
     base = float(np.median(baselines[1:]))
     run = SpeedRun(
         name=name,
