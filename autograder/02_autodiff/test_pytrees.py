@@ -77,8 +77,8 @@ def _trees_close(got, want):
                for g, w in zip(_leaves(got), _leaves(want), strict=True))
 
 
-def _mlp_params(rng, n_hidden):
-    sizes = [int(s) for s in rng.integers(2, 7, size=n_hidden + 2)]
+def _mlp_params(rng, n_hidden, layout=None):
+    sizes = [int(s) for s in (layout or rng).integers(2, 7, size=n_hidden + 2)]
     layers = [{"w": (rng.normal(size=(fan_in, fan_out)) / np.sqrt(fan_in)).astype(np.float32),
                "b": rng.normal(scale=0.3, size=fan_out).astype(np.float32)}
               for fan_in, fan_out in itertools.pairwise(sizes)]
@@ -122,9 +122,11 @@ def test_mlp_loss(student, rng):
     expect_close(got, want, f"mlp_loss(params, x, y) for layer sizes {sizes}")
 
 
-def _mlp_grads(student, rng):
-    params, sizes = _mlp_params(rng, int(rng.integers(2, 4)))
-    x, y = _mlp_data(rng, sizes, int(rng.integers(3, 12)))
+def _mlp_grads(student, rng, shapes):
+    # the structure and the values checks share one network shape and batch: one compile
+    layout = shapes("mlp_grads")
+    params, sizes = _mlp_params(rng, int(layout.integers(2, 4)), layout)
+    x, y = _mlp_data(rng, sizes, int(layout.integers(3, 12)))
     got = student.call("mlp_grads", _send(params), as_jax(x), as_jax(y))
     tparams = _torch_params(params)
     _torch_mlp_loss(tparams, x, y).backward()
@@ -133,15 +135,15 @@ def _mlp_grads(student, rng):
 
 
 @graded("ex05_mlp_grads_check", points=1)
-def test_mlp_grads_structure(student, rng):
+def test_mlp_grads_structure(student, rng, shapes):
     """mlp_grads returns a tree with the structure of params: dict, list of dicts, dict."""
-    _mlp_grads(student, rng)
+    _mlp_grads(student, rng, shapes)
 
 
 @graded("ex05_mlp_grads_check", points=1)
-def test_mlp_grads_values(student, rng):
+def test_mlp_grads_values(student, rng, shapes):
     """Every leaf of mlp_grads equals the .grad of the matching torch parameter."""
-    got, want = _mlp_grads(student, rng)
+    got, want = _mlp_grads(student, rng, shapes)
     _expect_tree_close(got, want, "grads")
 
 

@@ -8,6 +8,7 @@ import queue
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,18 @@ class _JudgePlugin:
         return np.random.default_rng(
             check_seed(self._seed, self._student_id, self._assignment, name)
         )
+
+    @pytest.fixture
+    def shapes(self) -> Callable[[str], np.random.Generator]:
+        """``shapes(key)``: a generator seeded per student and ``key`` only, the same in every check
+        of this grade. Draw the sizes of one function's inputs from it (values from ``rng``), and the
+        checks of that function share their shapes: JAX compiles the student's code once for them
+        instead of once per check."""
+
+        def draw(key: str) -> np.random.Generator:
+            return np.random.default_rng(check_seed(self._seed, self._student_id, self._assignment, f"shapes:{key}"))
+
+        return draw
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
