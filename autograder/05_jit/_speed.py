@@ -17,7 +17,7 @@ GPU_MAX_VS_JIT = 1.2  # the student's jitted function against the grader's jitte
 # an honest jitted chain came out at 0.8-3.4x the grader's eager speed and 0.7-3.8x the grader's jitted
 # time per request, an eager one at 0.2-0.5x and ~9x. The CPU thresholds sit between those.
 CPU_MIN_SPEEDUP = 0.7
-CPU_MAX_VS_JIT = 5.0
+CPU_MAX_VS_JIT = 4.0
 NOISE_SIGMAS = 3.0
 
 
@@ -74,7 +74,7 @@ def max_ratio_to_jit(eager_s: float | None = None, jit_s: float | None = None) -
         return GPU_MAX_VS_JIT
     if eager_s is None or jit_s is None:
         return CPU_MAX_VS_JIT
-    return min(CPU_MAX_VS_JIT, max(2.5, 1.1 * eager_s / max(jit_s, 1e-9)))
+    return min(CPU_MAX_VS_JIT, max(2.5, 0.8 * eager_s / max(jit_s, 1e-9)))
 
 
 def numpy_like_chain() -> Any:

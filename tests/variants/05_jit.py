@@ -159,6 +159,33 @@ VARIANTS = {
         },
         "lost": {"ex08_bytes_check": 2},
     },
+    "library_conv_inside": {
+        "description": "writes conv3x3 with lax.conv_general_dilated after all: right values and gradients, but a"
+        " convolution in its jaxpr and no faster than XLA's own on 2x2 maps",
+        "answers": {
+            "ex09_conv": (
+                "def conv3x3(x, w):\n"
+                "    return lax.conv_general_dilated(x, w, (1, 1), ((1, 1), (1, 1)),\n"
+                '                                    dimension_numbers=("NHWC", "HWIO", "NHWC"))\n'
+            ),
+        },
+        "lost": {"ex09_conv_check": 2},
+    },
+    "windows_in_the_wrong_order": {
+        "description": "concatenates the 9 windows column-major (j outer, i inner) while reshaping the HWIO kernel"
+        " row-major: every output pairs windows with the wrong kernel taps",
+        "answers": {
+            "ex09_conv": (
+                "def conv3x3(x, w):\n"
+                "    n, h, wd, cin = x.shape\n"
+                "    xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))\n"
+                "    windows = [xp[:, i:i + h, j:j + wd, :] for j in range(3) for i in range(3)]\n"
+                "    cols = jnp.concatenate(windows, axis=-1)\n"
+                "    return (cols.reshape(-1, 9 * cin) @ w.reshape(9 * cin, -1)).reshape(n, h, wd, -1)\n"
+            ),
+        },
+        "lost": {"ex09_conv_check": 3},
+    },
     "other_spellings": {
         "description": "honest answers written differently: a decorated chain with jnp.maximum, lax.cond for the"
         " clip, lax.while_loop for power iteration, a uniform draw for the mask, optax.sgd for the step",
@@ -204,6 +231,13 @@ VARIANTS = {
                 "    graphdef, params, rest = nnx.split(model, nnx.Param, ...)\n"
                 "    params = optax.apply_updates(params, jax.tree.map(lambda g: -lr * g, grads))\n"
                 "    return nnx.state(nnx.merge(graphdef, params, rest)), loss\n"
+            ),
+            "ex09_conv": (
+                "def conv3x3(x, w):\n"
+                "    h, wd = x.shape[1], x.shape[2]\n"
+                "    xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))\n"
+                "    taps = jnp.stack([xp[:, i:i + h, j:j + wd] for i in range(3) for j in range(3)], axis=3)\n"
+                '    return jnp.einsum("nhwkc,kcd->nhwd", taps, w.reshape(9, w.shape[2], w.shape[3]))\n'
             ),
         },
         "lost": {},

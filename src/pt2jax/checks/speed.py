@@ -135,9 +135,10 @@ class SpeedRun:
 
     def ratio_to(self, name: str, *, minus_noise: float = 0.0) -> float:
         """Median over timed requests of (the student's time per call, less ``minus_noise`` times the
-        baseline's deviation) / (the reference's median on that request's inputs): each pair measured
-        moments apart, so a load spike on a shared machine moves both sides of a ratio."""
-        ratios = [max(t - minus_noise * self.noise_s, 0.0) / max(float(np.median(r)), 1e-9)
+        baseline's deviation but never more than a quarter of it) / (the reference's median on that
+        request's inputs): each pair measured moments apart, so a load spike on a shared machine moves
+        both sides of a ratio."""
+        ratios = [max(t - minus_noise * self.noise_s, 0.75 * t) / max(float(np.median(r)), 1e-9)
                   for t, r in zip(self.times_s, self.references[name], strict=True)]
         return float(np.median(ratios))
 
