@@ -314,6 +314,24 @@ def _pending(root: Path, students: list[str]) -> list[str]:
 
 
 @pytest.mark.slow
+def test_a_machine_that_cannot_sandbox_records_no_grade(built: CourseDir, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """No bubblewrap on the grading machine: pt2jax grade refuses, and the batch records no zero for
+    it; the student stays unmarked and the next run on a working machine grades them."""
+    root = _tiny_class(built, tmp_path / "course", {"alice": "solution"})
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent))  # no bwrap, no setpriv
+    stats = BatchStats()
+    assert autograde(root, TINY, workers=1, progress=False, stats=stats, compile_cache=None) == []
+    assert stats.failed == ["alice"] and _pending(root, ["alice"]) == ["alice"]
+    assert "the grader cannot run on this machine" in (root / "reports" / TINY / "alice.nbgrader.log").read_text()
+    assert not list((root / "reports" / TINY / ".spool").glob("*"))  # nothing kept to be reused
+    monkeypatch.undo()
+    assert autograde(root, TINY, workers=1, progress=False, compile_cache=None) == ["alice"]
+    totals = {s: sum(got for got, _ in scores.values()) for s, scores, _ in class_report(root, TINY).rows}
+    assert totals == {"alice": 3}
+
+
+@pytest.mark.slow
 def test_a_worker_killed_mid_grade_costs_a_retry_of_that_submission_only(built: CourseDir, tmp_path: Path) -> None:
     students = {f"s{i}": "solution" for i in range(4)}
     root = _tiny_class(built, tmp_path / "course", students)

@@ -31,9 +31,13 @@ from pathlib import Path
 
 from ..config import Limits, tool_env
 
-__all__ = ["Bundle", "GradeOutcome", "bundle_digest", "grade_on_worker", "make_bundle", "run_grade",
-           "submission_key"]
+__all__ = ["GRADER_UNAVAILABLE", "Bundle", "GradeOutcome", "bundle_digest", "grade_on_worker", "make_bundle",
+           "run_grade", "submission_key"]
 
+# the outcome's problem starts with this when the grader could not run at all on that machine (no
+# working sandbox): the grading machinery's fault, not the submission's, so it is never recorded as a grade
+GRADER_UNAVAILABLE = "the grader cannot run on this machine"
+_SANDBOX_REFUSED = "the sandbox does not work here"  # pt2jax grade's refusal (grade/pipeline.py)
 MARGIN_S = 120.0  # what one grade may take beyond its own bound (grade_timeout_s): interpreter start, cleanup
 _SKIP = {"__pycache__", ".ipynb_checkpoints"}
 
@@ -151,8 +155,10 @@ def run_grade(root: Path, assignment: str, student: str, notebook_text: str, see
             return GradeOutcome(None, None, "grading ran past its overall time limit", worker,
                                 time.perf_counter() - start)
         if proc.returncode != 0 or not out.exists():
-            return GradeOutcome(None, None, (proc.stderr or proc.stdout)[-2000:] or f"exit status {proc.returncode}",
-                                worker, time.perf_counter() - start)
+            problem = (proc.stderr or proc.stdout)[-2000:] or f"exit status {proc.returncode}"
+            if _SANDBOX_REFUSED in proc.stderr:
+                problem = f"{GRADER_UNAVAILABLE} ({worker}): {problem.strip().splitlines()[-1]}"
+            return GradeOutcome(None, None, problem, worker, time.perf_counter() - start)
         return GradeOutcome(out.read_text(), proc.stdout, None, worker, time.perf_counter() - start)
 
 

@@ -27,6 +27,9 @@ def grading_client(workers: int | None = None, scheduler: str | None = None) -> 
     n = workers or os.cpu_count() or 1
     # memory_limit=0: the worker process itself is small; each grade's memory is bounded by its own
     # cgroup (memory_mb), which dask's memory manager would not see anyway
+    # no dashboard; the scheduler's HTTP routes (/health, /metrics) on a free port, not 8787, so two
+    # batches on one machine do not collide
     with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                      memory_limit=0, silence_logs=logging.WARNING) as cluster, Client(cluster) as client:
+                      scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}, memory_limit=0,
+                      silence_logs=logging.WARNING) as cluster, Client(cluster) as client:
         yield client

@@ -22,8 +22,9 @@ from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool, Float, Unicode
 
 from ..config import CourseDir, Limits
+from ..errors import GradingError
 from ..nbmeta import is_grade_cell
-from .bundle import GradeOutcome, bundle_digest, run_grade, submission_key
+from .bundle import GRADER_UNAVAILABLE, GradeOutcome, bundle_digest, run_grade, submission_key
 from .spool import Spool
 
 __all__ = ["GRADED_HERE", "PipelineGrade"]
@@ -60,6 +61,12 @@ class PipelineGrade(Preprocessor):
         else:
             self.log.info("pt2jax: %s/%s graded by worker %s in %.1f s", student, assignment,
                           outcome.worker, outcome.wall_s)
+        if outcome.problem and outcome.problem.startswith(GRADER_UNAVAILABLE):
+            # not the submission's fault: no grade is recorded (nbgrader fails this student, the batch
+            # leaves them unmarked) and the next run grades them again
+            Spool(root, assignment).drop(key)
+            self.log.error("pt2jax could not grade %s/%s: %s", student, assignment, outcome.problem)
+            raise GradingError(outcome.problem)
         if outcome.graded is None or outcome.report is None:
             problem = outcome.problem or "no graded notebook came back"
             self.log.error("pt2jax could not grade %s/%s: %s", student, assignment, problem)
