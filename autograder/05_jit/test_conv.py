@@ -66,7 +66,7 @@ def test_conv_gradients_and_no_convolution(student, rng):
 def test_conv_faster_than_lax_on_2x2_maps(student, rng):
     """conv3x3_jit on 2x2 maps, timed by the grader on fresh inputs, beats the grader's jitted lax
     convolution on a CPU (on a GPU it must stay within 3x of it)."""
-    n, c = int(rng.integers(12, 20)), int(rng.choice([192, 256]))
+    n, c = int(rng.integers(32, 49)), int(rng.choice([256, 320]))  # where XLA:CPU's own is far slower
     calls = fresh_calls(rng, [(n, 2, 2, c), (3, 3, c, c)], 1 + 5 * 2, scales=[1.0, 1 / np.sqrt(9 * c)])
     tol = 5e-3 if speed.on_gpu() else 1e-4
     run = measure_speed(student, "conv3x3_jit", calls, reference=_lax_conv, rng=rng, per_request=2,
@@ -75,7 +75,7 @@ def test_conv_faster_than_lax_on_2x2_maps(student, rng):
                           as_jax(np.zeros((3, 3, 4, 4), np.float32)))
     expect_compiled(trace, "conv3x3_jit")
     ratio = run.ratio_to("lax")
-    limit = 3.0 if speed.on_gpu() else 0.5
+    limit = 3.0 if speed.on_gpu() else 0.6
     expect(bool(ratio <= limit), f"conv3x3_jit took a median {run.median_s * 1e3:.2f} ms per call on 2x2 maps"
            f" (batch {n}, {c} channels), the grader's lax convolution {run.reference_s('lax') * 1e3:.2f} ms:"
            f" {ratio:.2f}x its time, at most {limit}x expected.")
