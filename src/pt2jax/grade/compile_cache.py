@@ -106,7 +106,17 @@ def seal(folder: Path, digest: str | None) -> CompileCache:
 
 def warm(course: CourseDir, assignment: str, seed: int, *, folder: Path | None = None) -> CompileCache | None:
     """The read-only cache of ``assignment``, warmed first by grading the solution with it writable
-    unless the same solution and jax already warmed it; None when the course has no solution."""
+    unless the same solution and jax already warmed it; None when the course has no solution or the
+    solution did not score full marks (then nothing is trusted as warm).
+
+    The solution is graded like every submission, by ``pt2jax grade`` in its own process (the
+    ``--warm-cache`` flag), not in the caller's: a batch's client holds sockets and threads a
+    grade's pytest must not see."""
+    import subprocess
+    import sys
+
+    from ..config import tool_env
+
     solution = solution_notebook(course, assignment)
     if solution is None:
         return None
@@ -115,14 +125,13 @@ def warm(course: CourseDir, assignment: str, seed: int, *, folder: Path | None =
     mark = folder / WARM_MARK
     if mark.exists() and mark.read_text().strip() == digest:
         return CompileCache(folder)
-    from .pipeline import GradeRequest, grade_notebook
-
-    cache = open_for_warming(folder)
-    ok = False
+    cmd = [sys.executable, "-m", "pt2jax", "--course", str(course.root), "grade", str(solution),
+           "--assignment", assignment, "--seed", str(seed), "--student", "pt2jax-solution", "--json",
+           "--compile-cache", str(folder), "--warm-cache"]
     try:
-        report = grade_notebook(GradeRequest(notebook=solution, assignment=assignment, course=course, seed=seed,
-                                             student_id="pt2jax-solution", compile_cache=cache))
-        ok = report.max_score > 0 and report.score == report.max_score
-    finally:
-        seal(folder, digest if ok else None)
-    return CompileCache(folder) if ok else None
+        subprocess.run(cmd, cwd=course.root, env=tool_env(), capture_output=True, text=True,
+                       timeout=course.limits.grade_timeout_s + 120)
+    except subprocess.TimeoutExpired:
+        return None
+    warmed = mark.exists() and mark.read_text().strip() == digest
+    return CompileCache(folder) if warmed else None
