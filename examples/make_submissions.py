@@ -47,8 +47,10 @@ def _answer(nb: nbformat.NotebookNode, answers: dict[str, str]) -> nbformat.Note
 
 def main(out: Path = OUT) -> None:
     """Write every sample submission under ``out`` (tests/test_build.py checks the committed ones are fresh)."""
-    for sol_path in sorted(ROOT.glob("solutions/*/*.ipynb")):
-        assignment = sol_path.parent.name
+    from pt2jax.config import CourseDir
+
+    for assignment in CourseDir(ROOT).assignments():  # not drafts, even when built
+        sol_path = ROOT / "solutions" / assignment / f"{assignment}.ipynb"
         read = lambda p=sol_path: nbformat.read(p, as_version=4)  # noqa: E731
         variants = {n: v for n, v in _variants(assignment).items() if v["lost"]}  # wrong answers only
         names = list(variants)

@@ -4,6 +4,7 @@ compiles once, and evaluate averages over examples without changing the model (E
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from pt2jax.checks import StudentArray, expect, expect_close, extra_hints, fail, graded, load_helper, show
 
@@ -14,6 +15,22 @@ BATCH = 4  # at 32x32 the last stage's BatchNorms see 4 * 2 * 2 = 16 values per 
 # rounding of the gradient moves the update by a fraction of lr. Parameter changes are compared to
 # 2 % of the learning rate (the sum of the steps' learning rates after two steps).
 STEP_TOL = 0.02
+NOISE = 4.0  # times |torch float32 step - torch float64 step|: JAX's float32 may stray as far, either way
+# Flax's BatchNorm computes the batch variance as E[x^2] - E[x]^2 (torch: in two passes), so its float32
+# error is sometimes larger than torch's own: measured on the solution over 8 grade-time draws, at most
+# 6 % of the probed values and 1.7 % of a BatchNorm scale's sums strayed further. A slip in the optimizer
+# (learning rate, schedule, b1/b2, no update) moves nearly every value by a large part of lr.
+OUTSIDE = 0.10
+PRINT_TOL = 0.03
+# Adam's second step is lr * m / sqrt(v) with m = 0.09 g1 + 0.1 g2 (b1 = 0.9): where the two gradients
+# nearly cancel, a relative difference GRAD_REL between JAX's and torch's float32 gradients moves it by
+# up to GRAD_REL * (0.09 |g1| + 0.1 |g2|) / |m| of the step (at most two steps' worth).
+GRAD_REL = 0.01
+# Where torch's gradient is below AMBIGUOUS times its tensor's rms, JAX's float32 gradient was seen with
+# the other sign (Adam then steps the other way: 2 lr apart): measured up to 1e-2 of the rms, and rarely
+# (one position in 3000 over 10 draws) above it; after such a first step, up to 3.4 % of the second
+# step's probed values strayed (up to 0.8 lr), against OUTSIDE = 10 %.
+AMBIGUOUS = 0.03
 
 
 def _images(rng, n):
@@ -26,7 +43,7 @@ def _run(student, rng):
     if key not in _CACHE:
         seed, probe_seed = int(rng.integers(2**31)), int(rng.integers(2**31))
         batches = [(_images(rng, BATCH), rng.integers(0, 10, BATCH).astype(np.int32)) for _ in range(2)]
-        peak, wd = float(rng.uniform(5e-4, 3e-3)), float(rng.uniform(1e-4, 3e-3))
+        peak, wd = float(rng.uniform(1e-4, 6e-4)), float(rng.uniform(1e-4, 3e-3))
         warmup = int(rng.integers(1, 4))
         total = warmup + int(rng.integers(5, 50))
         got = ref.unwrap_dict(student.call("graded_train_steps", seed, batches, peak, warmup, total, wd, probe_seed),
@@ -35,14 +52,32 @@ def _run(student, rng):
         if len(steps) != 2 or not all(isinstance(s, dict) for s in steps):
             fail(f"graded_train_steps should report 2 steps; got {show(got['steps'])}.")
         want = ref.torch_run(seed, batches, peak, warmup, total, wd)
+        exact = ref.torch_run(seed, batches, peak, warmup, total, wd, dtype=torch.float64)
         lrs = [ref.schedule(k, peak, warmup, total) for k in range(2)]
+        for step, step64 in zip(want, exact, strict=True):  # where float32 alone cannot decide the change
+            step["slack"] = {p: NOISE * np.abs(d - step64["delta"][p]) for p, d in step["delta"].items()}
+        for p, g2 in want[1]["grad"].items():  # the second step where Adam's first moment nearly cancels
+            g1 = want[0]["grad"][p]
+            kappa = (0.09 * np.abs(g1) + 0.1 * np.abs(g2)) / (np.abs(0.09 * g1 + 0.1 * g2) + 1e-30)
+            want[1]["slack"][p] = want[1]["slack"][p] + 2 * lrs[1] * np.minimum(1.0, GRAD_REL * kappa)
+        for k, step in enumerate(want):  # a gradient too small for float32 to give its sign: a step either way
+            for p, g in step["grad"].items():
+                rms = float(np.sqrt(np.mean(g ** 2))) + 1e-30
+                unsure = np.abs(want[0]["grad"][p]) < AMBIGUOUS * float(np.sqrt(np.mean(want[0]["grad"][p] ** 2)))
+                if k == 1:
+                    unsure |= np.abs(g) < AMBIGUOUS * rms
+                step["slack"][p] = step["slack"][p] + 2 * sum(lrs[:k + 1]) * unsure
         _CACHE[key] = (steps, want, lrs, probe_seed, got["metrics"], batches)
     return _CACHE[key]
 
 
 def _compare_params(step, want, lr_sum, probe_seed, which):
-    """Every probed position within STEP_TOL * lr of torch's change, but for at most 1 % of them (where
-    |g| is near eps) and never more than half a learning rate; every parameter's sums within 1 %."""
+    """Every probed position within STEP_TOL * lr of torch's change, but for at most OUTSIDE of them and
+    never more than Adam can move it the other way (2 lr per step); every parameter's sums within PRINT_TOL
+    of the sum of |change|. Each
+    bound is widened by NOISE times how far torch's own float32 step strays from its float64 step there
+    (Adam's first steps are about lr * sign(g): where g is at float32's rounding level, or where two steps'
+    gradients nearly cancel in Adam's first moment, float32 alone decides the sign)."""
     shapes = {p: d.shape for p, d in want["delta"].items()}
     where = ref.probe_positions(probe_seed, shapes)
     probes = step.get("probes") if isinstance(step.get("probes"), dict) else {}
@@ -56,15 +91,16 @@ def _compare_params(step, want, lr_sum, probe_seed, which):
             fail(f"After the {which} step, {path} has not changed: was optimizer.update(model, grads) called,"
                  " with the gradients of the loss with respect to the model (nnx.value_and_grad)?",
                  "backward_mutation")
-        err = np.abs(got.value.astype(np.float64) - delta.ravel()[where[path]])
+        noise = want["slack"][path]
+        err = np.abs(got.value.astype(np.float64) - delta.ravel()[where[path]]) - noise.ravel()[where[path]]
         errors.append(err)
         if float(err.max()) > worst:
             worst_path, worst = path, float(err.max())
-        if not ref.print_close(prints.get(path), delta, 1e-2):
+        if not ref.print_close(prints.get(path), delta, PRINT_TOL, slack=float(noise.sum())):
             worst_path, worst = path, np.inf
             break
     outside = float(np.mean(np.concatenate(errors) > STEP_TOL * lr_sum))
-    if worst > 0.5 * lr_sum or outside > 0.01:
+    if worst > 2.05 * lr_sum or outside > OUTSIDE:
         fail(f"After the {which} step, the parameters differ from torch's AdamW step (worst: {worst_path}, by"
              f" {worst:.3g} for a learning rate of {lr_sum:.3g}; {100 * outside:.1f} % of the probed values off by"
              f" more than {STEP_TOL:.0%} of it). Check optax.adamw's arguments (named: the second positional one"
@@ -145,7 +181,7 @@ def test_train_step_compiles_once(student, rng):
              f" clock){f', with {later} XLA compiles' if later else ''}. A jitted step should compile once per"
              " input shape: define it once at the top level with @nnx.jit (not a new jitted function inside"
              " each call), and pass nothing to it that changes from step to step as a static Python value.",
-             "not_jitted")
+             "recompiles")
 
 
 @graded("ex04_evaluate_check", points=2)

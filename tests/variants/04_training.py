@@ -79,6 +79,22 @@ def eval_step(model, metrics, images, labels):
     metrics.update(loss={metric_loss}, logits=logits, labels=labels)
 '''
 
+_RECOMPILING_STEP = _STEP.format(reduce="mean", metric_loss="losses").replace('''@nnx.jit
+def train_step(model, optimizer, metrics, images, labels):
+    (loss, (logits, losses)), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model, images, labels)
+    optimizer.update(model, grads)
+    metrics.update(loss=losses, logits=logits, labels=labels)
+    return loss
+''', '''def train_step(model, optimizer, metrics, images, labels):
+    @nnx.jit  # a new jitted function at every call, like torch.compile(model) inside the loop
+    def step(model, optimizer, metrics, images, labels):
+        (loss, (logits, losses)), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model, images, labels)
+        optimizer.update(model, grads)
+        metrics.update(loss=losses, logits=logits, labels=labels)
+        return loss
+    return step(model, optimizer, metrics, images, labels)
+''')
+
 _CHECKPOINT_PARAMS_ONLY = '''def save_checkpoint(path, model, optimizer):
     checkpointer = ocp.StandardCheckpointer()
     checkpointer.save(path, nnx.state(model))        # like torch.save(model.state_dict())
@@ -233,6 +249,13 @@ VARIANTS = {
         "description": "feeds each batch's mean loss to nnx.metrics.Average: the average of batch means",
         "answers": {"ex03_train_step": _STEP.format(reduce="mean", metric_loss="loss")},
         "lost": {"ex04_evaluate_check": 2},
+    },
+    "recompiling_train_step": {
+        "description": "jits a new inner function at every call of train_step: the whole step compiles again at"
+        " every step (values right, the short run too slow to try)",
+        "answers": {"ex03_train_step": _RECOMPILING_STEP},
+        "lost": {"ex03_train_step_check": 2, "ex05_run_check": 3},
+        "hints": {"ex03_train_step_check": ["recompiles"], "ex05_run_check": ["recompiles"]},
     },
     "checkpoint_model_only": {
         "description": "saves and restores the model's state only, like torch.save(model.state_dict())",
