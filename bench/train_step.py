@@ -8,8 +8,14 @@ compile + one step) is reported apart. Each variant runs in its own process. Run
 no version checks; on a GPU JAX uses the GPU and torch uses CUDA if it has it; a variant that
 fails (torch.compile without a compiler) is reported as n/a.
 
+Assignment 04's step (issue 14): `04:jax`, `04:jax+fastconv` run the 04 solution's own `train_step`
+(AdamW with the warmup-cosine schedule and masked decay, `nnx.MultiMetric` updated inside the step; code
+read from solutions/04_training/04_training.ipynb), `04:torch` the notebook's PyTorch loop step
+(`torch_train_step`: AdamW with parameter groups, LambdaLR stepped per step, `loss.item()`).
+
 Run: .venv/bin/python -m bench.train_step [--quick] [--batches 8 64] [--repeats 10] [--rounds 2]
-     [--optimizer sgd|adam] [--threads 1] [--variants jax jax+fastconv torch torch.compile] [--json PATH]
+     [--optimizer sgd|adam] [--threads 1] [--variants jax jax+fastconv torch torch.compile 04:jax ...]
+     [--json PATH]
 """
 
 from __future__ import annotations
@@ -39,7 +45,8 @@ from bench.resnet import ResNet18, jitted_train_step, torch_resnet18
 from pt2jax.kit import fastconv
 
 ROOT = Path(__file__).resolve().parents[1]
-VARIANTS = ("jax", "jax+fastconv", "torch", "torch.compile")
+VARIANTS = ("jax", "jax+fastconv", "torch", "torch.compile", "04:jax", "04:jax+fastconv", "04:torch")
+NOTEBOOK_04 = ROOT / "solutions" / "04_training" / "04_training.ipynb"
 NUM_CLASSES = 10
 
 
@@ -93,7 +100,53 @@ def torch_step(batch: int, optimizer: str, compiled: bool) -> Callable[[], Any]:
     return step
 
 
+def _notebook_04(fast: bool) -> dict[str, Any]:
+    """The 04 solution's model, optimizer and step (and its torch loop), executed from its notebook: the
+    locked model cell, the answers of Exercises 2 and 3, the definitions of the PyTorch cell."""
+    import ast
+
+    import nbformat
+
+    sys.path.insert(0, str(NOTEBOOK_04.parent))  # pt2jax_fastconv.py etc. beside the notebook
+    ns: dict[str, Any] = {"__name__": "nb04"}
+    exec("import os, time, tempfile, numpy as np, jax, jax.numpy as jnp, optax, torch\n"
+         "import torch.nn as nn, torch.nn.functional as F\nfrom flax import nnx\n"
+         "from pt2jax_fastconv import conv_general_dilated as fast_conv\n"
+         f"USE_FAST_CONV = {fast}", ns)
+    for cell in nbformat.read(NOTEBOOK_04, as_version=4).cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in ("model", "ex02_optimizer", "ex03_train_step", "ex03_torch"):
+            tree = ast.parse(cell.source)
+            tree.body = [n for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef | ast.Assign)
+                         and not (gid == "ex03_torch" and isinstance(n, ast.Assign))]
+            exec(compile(tree, gid, "exec"), ns)
+    return ns
+
+
+def step_04(batch: int, variant: str) -> Callable[[], Any]:
+    """One step of assignment 04's training loop: its JAX train_step or its PyTorch loop step."""
+    nb = _notebook_04(fast=variant == "04:jax+fastconv")
+    x_np, y_np = _data(batch)
+    if variant == "04:torch":
+        import torch
+
+        torch.manual_seed(0)
+        model = nb["TorchResNet18"](NUM_CLASSES)
+        opt, sched = nb["torch_adamw"](model, 1e-3, 10, 10_000, 5e-4)
+        x = torch.tensor(x_np.transpose(0, 3, 1, 2).copy())
+        y = torch.tensor(y_np, dtype=torch.long)
+        return lambda: nb["torch_train_step"](model, opt, sched, x, y)  # .item(): waits for the step
+    model = nb["ResNet18"](NUM_CLASSES, rngs=nnx.Rngs(0))
+    opt = nb["make_optimizer"](model, 1e-3, 10, 10_000, 5e-4)
+    metrics = nb["make_metrics"]()
+    x, y = jnp.asarray(x_np), jnp.asarray(y_np)
+    model.train()
+    return lambda: jax.block_until_ready(nb["train_step"](model, opt, metrics, x, y))
+
+
 def _build(variant: str, batch: int, optimizer: str) -> Callable[[], Any]:
+    if variant.startswith("04:"):
+        return step_04(batch, variant)
     if variant == "jax":
         return jax_step(batch, optimizer, lax.conv_general_dilated)
     if variant == "jax+fastconv":
@@ -209,18 +262,18 @@ def main() -> None:
     print(f"jax {jax.__version__} on {jax.default_backend()} ({jax.devices()[0].device_kind}), {torch_info}, "
           f"Python {platform.python_version()}, optimizer {args.optimizer}, "
           f"threads {args.threads or 'default'}")
-    print(f"{'batch':>5} {'variant':<14} {'first call s':>12} {'step ms':>9} {'vs torch eager':>15}")
+    print(f"{'batch':>5} {'variant':<16} {'first call s':>12} {'step ms':>9} {'vs torch eager':>15}")
     report: dict[str, Any] = {"jax": jax.__version__, "torch": torch_info, "optimizer": args.optimizer,
                               "threads": args.threads, "rows": []}
     for batch in args.batches:
         result = run(batch, args.variants, args.optimizer, args.repeats, args.rounds, verbose=args.verbose,
                      threads=args.threads)
-        base = result.get("torch", {}).get("step_s")
         for variant, r in result.items():
+            base = result.get("04:torch" if variant.startswith("04:") else "torch", {}).get("step_s")
             step = r.get("step_s")
             ratio = None if step is None or base is None else step / base
             shown = "n/a" if ratio is None else f"{ratio:.2f}x"
-            print(f"{batch:>5} {variant:<14} {_fmt(r.get('first_call_s'), '12.1f')} "
+            print(f"{batch:>5} {variant:<16} {_fmt(r.get('first_call_s'), '12.1f')} "
                   f"{_fmt(None if step is None else step * 1e3, '9.1f')} {shown:>15}", flush=True)
             report["rows"].append({"batch": batch, "variant": variant, **r, "vs_torch_eager": ratio})
     args.json.parent.mkdir(parents=True, exist_ok=True)
