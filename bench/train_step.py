@@ -107,6 +107,8 @@ def _notebook_04(fast: bool) -> dict[str, Any]:
 
     import nbformat
 
+    if not NOTEBOOK_04.exists():  # 04 is a draft: its solutions/ are built, not committed
+        sys.exit(f"{NOTEBOOK_04} is missing: run `.venv/bin/pt2jax build 04_training` first")
     sys.path.insert(0, str(NOTEBOOK_04.parent))  # pt2jax_fastconv.py etc. beside the notebook
     ns: dict[str, Any] = {"__name__": "nb04"}
     exec("import os, time, tempfile, numpy as np, jax, jax.numpy as jnp, optax, torch\n"
