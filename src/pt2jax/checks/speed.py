@@ -156,9 +156,13 @@ class SpeedRun:
         return self.min_bytes / self.bandwidth_bps
 
     def implausible(self) -> str | None:
-        """Why the student's median cannot be an honest time (None when it can)."""
+        """Why the student's median cannot be an honest time (None when it can). Judged on the time per
+        call *with* the request's own cost (the baseline) left in, an upper bound of the true time: the
+        baseline subtracted, noise alone takes an honest fast function to zero on a busy machine."""
         floor = self.floor_s
-        if floor is None or self.median_s >= FLOOR_TOLERANCE * floor or not self.min_bytes or not self.bandwidth_bps:
+        base = float(np.median(self.baseline_s)) if self.baseline_s else 0.0
+        if (floor is None or self.median_s + base >= FLOOR_TOLERANCE * floor or not self.min_bytes
+                or not self.bandwidth_bps):
             return None
         return (f"`{self.name}` took a median {self.median_s * 1e3:.3f} ms per call, under"
                 f" {FLOOR_TOLERANCE:.0%} of the {floor * 1e3:.3f} ms it takes just to move its"
