@@ -48,6 +48,10 @@ class CompileCache:
             "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
         }
 
+    def mounts(self) -> tuple[tuple[Path, ...], tuple[Path, ...]]:
+        """(read-only, read-write) folders of the sandbox: read-write only for the solution's grade."""
+        return ((), (self.path,)) if self.writable else ((self.path,), ())
+
     def usable(self) -> bool:
         """Whether there is a warmed cache to read (a missing one is no error: it is slower, not wrong)."""
         return self.writable or (self.path / WARM_MARK).exists()
@@ -70,10 +74,9 @@ def solution_notebook(course: CourseDir, assignment: str) -> Path | None:
 
 def warm_digest(solution: Path, master: Path) -> str:
     """What a warmed cache was warmed from: the jax version, the solution and the released notebook."""
-    import jax
-    import jaxlib
+    from importlib.metadata import version  # not `import jax`: the versions without its start-up
 
-    h = hashlib.sha256(f"jax {jax.__version__} jaxlib {jaxlib.__version__}\n".encode())
+    h = hashlib.sha256(f"jax {version('jax')} jaxlib {version('jaxlib')}\n".encode())
     for path in (solution, master):
         h.update(path.read_bytes() if path.exists() else b"")
     return h.hexdigest()
@@ -122,8 +125,7 @@ def warm(course: CourseDir, assignment: str, seed: int, *, folder: Path | None =
         return None
     folder = folder or cache_folder(course, assignment)
     digest = warm_digest(solution, course.master(assignment))
-    mark = folder / WARM_MARK
-    if mark.exists() and mark.read_text().strip() == digest:
+    if _warmed(folder, digest):
         return CompileCache(folder)
     cmd = [sys.executable, "-m", "pt2jax", "--course", str(course.root), "grade", str(solution),
            "--assignment", assignment, "--seed", str(seed), "--student", "pt2jax-solution", "--json",
@@ -133,5 +135,9 @@ def warm(course: CourseDir, assignment: str, seed: int, *, folder: Path | None =
                        timeout=course.limits.grade_timeout_s + 120)
     except subprocess.TimeoutExpired:
         return None
-    warmed = mark.exists() and mark.read_text().strip() == digest
-    return CompileCache(folder) if warmed else None
+    return CompileCache(folder) if _warmed(folder, digest) else None
+
+
+def _warmed(folder: Path, digest: str) -> bool:
+    mark = folder / WARM_MARK
+    return mark.exists() and mark.read_text().strip() == digest

@@ -150,11 +150,9 @@ def _run_and_probe(state: _State, judging: JudgeRun, limits: Limits) -> None:
         box = None
         cache = req.compile_cache if req.compile_cache is not None and req.compile_cache.usable() else None
         if req.sandbox:
-            shared = () if cache is None else (cache.path,)
+            ro, rw = cache.mounts() if cache is not None else ((), ())
             box = stack.enter_context(Sandbox(scratch, int(limits.memory_mb), int(limits.pids_max),
-                                              int(limits.scratch_mb),
-                                              ro_binds=shared if cache is None or not cache.writable else (),
-                                              rw_binds=shared if cache is not None and cache.writable else ()))
+                                              int(limits.scratch_mb), ro_binds=ro, rw_binds=rw))
         else:
             report.flags.append(Flag("unsandboxed", "graded without the sandbox, as the instructor asked"))
         start = time.perf_counter()
