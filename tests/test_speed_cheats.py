@@ -175,7 +175,10 @@ def test_an_honest_jitted_function_passes_with_the_graders_timings(student: Kern
     assert run.first_s > run.median_s  # compile time is kept apart
     assert run.floor_s is not None and run.implausible() is None
     assert [len(r) for r in run.references["jit"]] == [3] * 4  # the grader's reference, on every timed call's inputs
-    assert run.ratio_to("jit") > 0
+    # this function's work (~0.4 ms a call) is under the noise of the request's own cost (~13 ms a
+    # request in CI): its time per call may come out as 0, never negative; that a ratio sees a
+    # function's time is the sleepy test's
+    assert min(run.times_s) >= 0 and np.isfinite(run.ratio_to("jit"))
 
 
 def test_batch_and_skip_within_a_request_fails_too(student: KernelStudent) -> None:
@@ -210,8 +213,10 @@ def test_patched_clocks_and_waiting_change_nothing(student: KernelStudent) -> No
     # time.perf_counter, timeit, jax.block_until_ready and ArrayImpl.block_until_ready are all patched in
     # the kernel (CHEATS): the grader's clock still sees the 30 ms sleep, and the asynchronous work of
     # `heavy` is still waited for (the kernel reads the result's values before it answers)
-    assert _run(student, "sleepy", n=4).median_s >= 0.025
     jax = pytest.importorskip("jax")
+    sleepy = _run(student, "sleepy", n=4, references={"jit": jax.jit(lambda x, y: jax.numpy.maximum(x * y, 0) + x)})
+    assert sleepy.median_s >= 0.025
+    assert sleepy.ratio_to("jit") > 5  # 30 ms against the grader's sub-millisecond reference
     from jax import lax
     a = jax.numpy.ones((256, 256)) / 256
     loop = jax.jit(lambda a: lax.fori_loop(0, 150, lambda i, b: jax.numpy.tanh(b @ a), a))
