@@ -27,7 +27,7 @@ from conftest import REPO, TINY, make_course, with_answers
 
 from pt2jax.build import build_assignment
 from pt2jax.config import CourseDir
-from pt2jax.course.batch import DONE_MARK, BatchStats, autograde, submitted_students
+from pt2jax.course.batch import DONE_MARK, WRITE_EVERY, BatchStats, autograde, submitted_students
 from pt2jax.course.bundle import bundle_digest, make_bundle
 from pt2jax.course.gradebook import post_flags
 from pt2jax.course.nbconfig import db_url
@@ -362,7 +362,9 @@ def test_a_worker_killed_mid_grade_costs_a_retry_of_that_submission_only(built: 
 
 @pytest.mark.slow
 def test_a_client_sigkilled_and_rerun_loses_doubles_and_regrades_nothing(built: CourseDir, tmp_path: Path) -> None:
-    students = {f"s{i}": ("solution" if i % 2 else "near_miss") for i in range(5)}
+    # more students than the writer takes in one nbgrader run (WRITE_EVERY): killed when the first
+    # run is written, some are still pending (with fewer, the first write is the whole class)
+    students = {f"s{i}": ("solution" if i % 2 else "near_miss") for i in range(WRITE_EVERY + 1)}
     root = _tiny_class(built, tmp_path / "course", students)
     with dask_cluster(tmp_path / "dask") as cluster:
         cmd = [sys.executable, "-m", "pt2jax", "--course", str(root), "autograde", TINY,
