@@ -29,6 +29,7 @@ notebook_timeout_s = 40
 call_timeout_s = 5
 memory_mb = 1536
 pids_max = 128
+interrupt_grace_s = 4
 """
 
 

@@ -12,7 +12,7 @@ from pt2jax.errors import StudentCrashed, StudentTimeout
 from pt2jax.grade.kernel import Kernel
 from pt2jax.grade.probe import KernelStudent
 
-LIMITS = Limits(cell_timeout_s=3, notebook_timeout_s=20, call_timeout_s=3)
+LIMITS = Limits(cell_timeout_s=3, notebook_timeout_s=20, call_timeout_s=3, interrupt_grace_s=4)
 
 
 def _nb(*sources: str) -> nbformat.NotebookNode:

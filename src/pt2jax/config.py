@@ -24,6 +24,7 @@ class Limits:
     pids_max: float = 512.0
     scratch_mb: float = 1024.0  # the sandbox's working directory and /tmp (tmpfs, counted as memory too)
     grade_timeout_s: float = 1500.0  # one whole grade: notebook and every probe
+    interrupt_grace_s: float = 15.0  # an interrupted kernel that does not answer within this is killed
 
     @classmethod
     def from_pyproject(cls, path: Path) -> Limits:

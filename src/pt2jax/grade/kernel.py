@@ -231,10 +231,11 @@ class Kernel:
             self.nb.cells.pop()
         return any("pt2jax-alive" in o.get("text", "") for o in ping.outputs)
 
-    def _wait_until_responsive(self, seconds: float = 15) -> None:
+    def _wait_until_responsive(self) -> None:
         """After an interrupted cell, ping until a ping really runs (ipykernel may abort requests
-        queued behind the interrupted one); a kernel that never answers is shut down."""
-        deadline = time.monotonic() + seconds
+        queued behind the interrupted one); a kernel that never answers within the limits'
+        ``interrupt_grace_s`` is shut down."""
+        deadline = time.monotonic() + self.limits.interrupt_grace_s
         try:
             while time.monotonic() < deadline:
                 if self._ping(deadline - time.monotonic()):
