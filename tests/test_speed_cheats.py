@@ -14,7 +14,9 @@ import pytest
 from pt2jax.checks import CheckFailed
 from pt2jax.checks.speed import (
     InputSpec,
+    Remeasured,
     SpeedRun,
+    Verdict,
     expect_compiled,
     fresh_calls,
     measure_speed,
@@ -123,6 +125,21 @@ def unrolled(v, n):                        # a Python loop over a static count: 
 @jax.jit
 def rolled(v, n):
     return lax.fori_loop(0, n, lambda i, w: jnp.tanh(w @ w), v)
+
+_calls = {"first_slow": 0, "slow_then_stale": 0}
+def first_slow(x, y):                      # honest; its first run met a loaded machine (5 slow calls)
+    _calls["first_slow"] += 1
+    if _calls["first_slow"] <= 5:
+        time.sleep(0.05)
+    return honest(x, y)
+
+_stale = []
+def slow_then_stale(x, y):                 # honest and slow in the first run, replaying its last answer after
+    _calls["slow_then_stale"] += 1
+    if _calls["slow_then_stale"] <= 5:
+        time.sleep(0.05)
+        _stale[:] = [honest(x, y)]
+    return _stale[0]
 '''
 
 CHEATS = r'''
@@ -304,3 +321,78 @@ def test_a_median_under_the_physical_floor_is_flagged() -> None:
     # judged with the request's own cost left in: an honest fast function that the subtracted
     # baseline's noise took to zero is not flagged when its time with the baseline is plausible
     assert _synthetic([0.0] * 5, baseline=(4e-4, 5e-4, 4e-4)).implausible() is None
+
+
+# Re-measuring a failing verdict (checks.speed.Remeasured) -------------------------------------------
+
+FAST_ENOUGH_S = 0.02  # the sleeping functions take >= 30 ms a call, honest ones well under a millisecond
+
+
+def _fast_enough(run: SpeedRun) -> Verdict:
+    return Verdict.at_most(run.median_s, FAST_ENOUGH_S, f"{run.median_s * 1e3:.1f} ms a call is too slow",
+                           f"{run.median_s * 1e3:.1f} ms")
+
+
+def _remeasured(student: KernelStudent, name: str, seed: int, extra: int = 2) -> Remeasured:
+    rng = np.random.default_rng(seed)  # one generator: every run draws new inputs and positions
+
+    def measure() -> SpeedRun:
+        return measure_speed(student, name, fresh_calls(rng, [SHAPE, SHAPE], 5), reference=_ref, rng=rng)
+
+    return Remeasured(measure, extra=extra, budget_s=60)
+
+
+def test_an_honest_function_slowed_in_its_first_run_passes_when_measured_again(student: KernelStudent) -> None:
+    runs = _remeasured(student, "first_slow", seed=20)
+    passed = runs.expect(_fast_enough)
+    assert len(runs.runs) == 2 and passed is runs.runs[1]
+    assert runs.runs[0].median_s >= 0.04 and not _fast_enough(runs.runs[0]).passed  # the first run failed
+    assert runs.expect(_fast_enough) is passed  # a second verdict on the same runs needs no third
+
+
+def test_a_slow_function_fails_in_every_run_and_the_feedback_says_how_many(student: KernelStudent) -> None:
+    runs = _remeasured(student, "sleepy", seed=21)
+    with pytest.raises(CheckFailed, match="best of 3 runs") as info:
+        runs.expect(_fast_enough, ("not_jitted",))
+    assert len(runs.runs) == 3 and all(r.median_s >= 0.025 for r in runs.runs)
+    assert info.value.hints == ("not_jitted",) and info.value.feedback.count(" ms") >= 3  # each run's figure
+    with pytest.raises(CheckFailed):  # no room left: another verdict on the same function takes no new run
+        runs.expect(_fast_enough)
+    assert len(runs.runs) == 3
+    once = _remeasured(student, "sleepy", seed=22, extra=0)  # as on a GPU: no second run
+    with pytest.raises(CheckFailed) as info:
+        once.expect(_fast_enough)
+    assert len(once.runs) == 1 and "runs" not in info.value.feedback
+
+
+def test_a_cheat_in_a_later_run_fails_every_verdict(student: KernelStudent) -> None:
+    runs = _remeasured(student, "slow_then_stale", seed=23)
+    with pytest.raises(CheckFailed, match=r"wrong values.*in run 2"):
+        runs.expect(_fast_enough)
+    with pytest.raises(CheckFailed, match="wrong values"):  # the other checks of the function fail with it
+        runs.expect(lambda run: Verdict.at_most(run.median_s, 1.0, "slow"))
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_remeasuring_stops_at_its_count_and_its_time_budget() -> None:
+    clock = _Clock()
+
+    def measure() -> SpeedRun:
+        clock.now += 10.0  # every run takes 10 s; the budget bounds the extra runs' time
+        return _synthetic([0.003] * 5)
+
+    never = lambda run: Verdict.at_most(run.median_s, 0.001, "slow")  # noqa: E731
+    for extra, budget_s, runs_made in ((2, 60.0, 3), (5, 15.0, 2), (5, 35.0, 4), (2, 5.0, 1)):
+        runs = Remeasured(measure, extra=extra, budget_s=budget_s, clock=clock)
+        with pytest.raises(CheckFailed):
+            runs.expect(never)
+        assert len(runs.runs) == runs_made, (extra, budget_s)
+    assert Verdict.at_least(2.0, 1.0, "").passed and not Verdict.at_least(0.5, 1.0, "").passed
+    assert Verdict.at_most(0.0, 1.0, "").passed and not Verdict.at_most(2.0, 1.0, "").passed

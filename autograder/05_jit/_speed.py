@@ -19,12 +19,25 @@ GPU_MAX_VS_JIT = 1.2  # the student's jitted function against the grader's jitte
 CPU_MIN_SPEEDUP = 0.7
 CPU_MAX_VS_JIT = 4.0
 NOISE_SIGMAS = 3.0
+# A CPU speed verdict that fails is measured again (checks.speed.Remeasured: a whole fresh run, the
+# references re-timed beside it, the best run kept): other jobs' load only slows a run down. At most
+# REMEASURES more runs per function, and only while they fit in REMEASURE_BUDGET_S seconds.
+REMEASURES = 2
+REMEASURE_BUDGET_S = 60.0
 
 
 def on_gpu() -> bool:
     import jax
 
     return jax.default_backend() == "gpu"
+
+
+def remeasured(measure: Any) -> Any:
+    """``measure`` (one fresh measure_speed run) wrapped to be measured again when a verdict fails: on a
+    CPU only (the GPU's thresholds are strict and its runs are not shared with other jobs)."""
+    from pt2jax.checks.speed import Remeasured
+
+    return Remeasured(measure, extra=0 if on_gpu() else REMEASURES, budget_s=REMEASURE_BUDGET_S)
 
 
 def calls_per_request(what: str) -> int:

@@ -18,12 +18,18 @@ What public speed leaderboards learned (docs/grading.md, "Speed checks") decides
   must move divided by the memory bandwidth the grader measured in the same run) is flagged as
   implausible and not rewarded;
 * **references** the verdicts compare with are the grader's own functions, run in the grader's process
-  on the same inputs, interleaved with the student's calls: the student's code cannot slow them.
+  on the same inputs, interleaved with the student's calls: the student's code cannot slow them;
+* a verdict that fails is **measured again** (:class:`Remeasured`): a whole fresh run, new inputs and new
+  draws, references re-timed beside it, at most a few more times within a time budget, and the best
+  run's verdict is kept. Other jobs' load only ever slows a run down, so an honest answer that a loaded
+  machine made look slow passes in a quieter run, while every run checks everything above again (a
+  cheat fails in each run, an eager answer is slower than the line in each).
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +44,9 @@ from ..grade.wire import StudentArray, WireError, decode_npy
 __all__ = [
     "CALLBACK_PRIMITIVES",
     "InputSpec",
+    "Remeasured",
     "SpeedRun",
+    "Verdict",
     "expect_compiled",
     "fresh_calls",
     "measure_speed",
@@ -387,3 +395,94 @@ def expect_compiled(trace: Trace, what: str, *, loop: bool = False, max_count: M
             _fail(f"{what}: its jaxpr holds {trace.count(prim)} `{prim}` operations, expected at most {most}: a"
                   " Python loop copies its body into the program once per step. Use lax.fori_loop or lax.scan.",
                   ("python_unrolled",))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One speed verdict on one run: ``margin`` is how far the run is past the line, as a factor (the
+    speedup over the one asked for, or the allowed ratio over the measured one): at least 1 passes.
+    ``shown`` is the run's figure for the feedback (e.g. ``"0.62x"``), ``message`` the feedback."""
+
+    margin: float
+    message: str
+    shown: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.margin >= 1.0)
+
+    @classmethod
+    def at_least(cls, got: float, need: float, message: str, shown: str = "") -> Verdict:
+        """A verdict that passes when ``got >= need``."""
+        return cls(got / need if need > 0 else math.inf, message, shown)
+
+    @classmethod
+    def at_most(cls, got: float, limit: float, message: str, shown: str = "") -> Verdict:
+        """A verdict that passes when ``got <= limit``."""
+        return cls(limit / got if got > 0 else math.inf, message, shown)
+
+
+class Remeasured:
+    """The speed runs of one function in one grade: measured once, and measured again when a verdict
+    fails, so that a machine loaded by other jobs cannot cost an honest answer its points.
+
+    ``measure()`` makes one whole fresh :func:`measure_speed` run (new inputs and draws, the references
+    timed again beside it); any run that fails its own checks (values, compiles, the physical floor, the
+    cheats) fails every verdict. A failing verdict asks for another run while fewer than ``extra`` have
+    been made and the time they took, plus one more run as long as the longest so far, fits in
+    ``budget_s``; the verdict is the best over every run made so far (the checks of one function share
+    them). Load only ever slows a run, so the best run is the fairest one, and an answer slower than the
+    line in every run still fails; its feedback says how many runs were taken."""
+
+    def __init__(self, measure: Callable[[], SpeedRun], *, extra: int, budget_s: float,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
+        self._measure = measure
+        self._clock = clock
+        self.extra = max(0, int(extra))
+        self.budget_s = float(budget_s)
+        self.runs: list[SpeedRun] = []
+        self.run_s: list[float] = []  # how long each run took, by the grader's clock
+        self.failure: CheckFailed | None = None
+
+    def _take(self) -> None:
+        start = self._clock()
+        try:
+            run = self._measure()
+        except CheckFailed as exc:
+            again = (f" (in run {len(self.runs) + 1}: a speed check that fails is measured again, and every run"
+                     " is checked in full)") if self.runs else ""
+            self.failure = CheckFailed(exc.feedback + again, exc.hints)
+            raise self.failure from None
+        finally:
+            self.run_s.append(self._clock() - start)
+        self.runs.append(run)
+
+    def _room(self) -> bool:
+        return (len(self.runs) - 1 < self.extra
+                and sum(self.run_s[1:]) + max(self.run_s) <= self.budget_s)
+
+    def first(self) -> SpeedRun:
+        """The first run (made now if it is not yet); raises what any run so far failed with."""
+        if self.failure is not None:
+            raise CheckFailed(self.failure.feedback, self.failure.hints)
+        if not self.runs:
+            self._take()
+        return self.runs[0]
+
+    def expect(self, judge: Callable[[SpeedRun], Verdict], hints: Sequence[str] = ()) -> SpeedRun:
+        """Pass if ``judge`` passes on any run (re-measuring while it fails and there is room); else fail
+        with the best run's feedback. Returns the run that passed."""
+        self.first()
+        verdicts = [judge(run) for run in self.runs]
+        while not any(v.passed for v in verdicts) and self._room():
+            self._take()
+            verdicts.append(judge(self.runs[-1]))
+        best = max(range(len(verdicts)), key=lambda i: verdicts[i].margin)
+        if verdicts[best].passed:
+            return self.runs[best]
+        n = len(verdicts)
+        shown = ", ".join(v.shown for v in verdicts if v.shown)
+        note = (f" The best of {n} runs, each on new inputs with the grader's references timed beside it"
+                f"{f' ({shown})' if shown else ''}: a speed check that fails is measured again, since"
+                " other jobs on the machine can only slow a run down." if n > 1 else "")
+        raise CheckFailed(verdicts[best].message + note, tuple(hints))
