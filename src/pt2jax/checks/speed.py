@@ -44,6 +44,7 @@ from ..grade.wire import StudentArray, WireError, decode_npy
 __all__ = [
     "CALLBACK_PRIMITIVES",
     "InputSpec",
+    "ReferenceKernel",
     "Remeasured",
     "SpeedRun",
     "Verdict",
@@ -266,6 +267,8 @@ def measure_speed(
     atol: float = 1e-6,
     full_checks: int = 2,
     hints: Sequence[str] = (),
+    kernel_references: Mapping[str, str] | None = None,
+    reference_kernel: ReferenceKernel | None = None,
 ) -> SpeedRun:
     """Time ``name`` on ``calls`` and check every timed output; see the module docstring.
 
@@ -275,7 +278,10 @@ def measure_speed(
     the time per call. Fast functions need several calls per request to rise above the probe's round
     trip. ``reference(*numpy inputs)`` gives the right output (NumPy or torch); ``references`` are
     grader-side JAX functions timed on the same inputs in the same run; ``min_bytes`` is the fewest
-    bytes one call must move (the physical floor)."""
+    bytes one call must move (the physical floor). ``kernel_references`` (label -> function name) are
+    timed instead in ``reference_kernel``, the grader's own kernel, through the very request path the
+    student's function is timed by (stage, baseline, timed), request by request beside the student's:
+    like is compared with like (the kernel's memory behaviour and bookkeeping are on both sides)."""
     import jax
 
     per = max(1, int(per_request))
@@ -295,6 +301,23 @@ def measure_speed(
     walls: list[float] = []
     baselines: list[float] = []
     compiles: list[int] = []
+    clean = reference_kernel.student() if kernel_references and reference_kernel is not None else None
+    kref_walls: dict[str, list[float]] = {k: [] for k in kernel_references or {}} if clean else {}
+    kref_bases: dict[str, list[float]] = {k: [] for k in kref_walls}
+
+    def time_in_clean_kernel(slot: str, group: Sequence[Sequence[InputSpec]], out: Mapping[str, Any]) -> None:
+        """The grader's references on this request's inputs, the way the student's function was timed."""
+        assert clean is not None and kernel_references is not None
+        for key, fn_name in kernel_references.items():
+            ref_slot = f"ref-{key}-{slot}"
+            clean.speed_op("stage", fn_name, slot=ref_slot, calls=[[s.wire() for s in specs] for specs in group],
+                           out=dict(out))
+            _, rbase = clean.speed_op("timed", fn_name, slot=ref_slot, positions=wire_positions, baseline=True)
+            _, rwall = clean.speed_op("timed", fn_name, slot=ref_slot, positions=wire_positions)
+            clean.speed_op("release", fn_name, slot=ref_slot)
+            if slot != "0":  # the first request compiles: not a sample
+                kref_bases[key].append(float(rbase) / len(group))
+                kref_walls[key].append(float(rwall) / len(group))
 
     def want_of(specs: Sequence[InputSpec]) -> tuple[np.ndarray, list[np.ndarray], list[Any]]:
         arrays = [regenerate(s) for s in specs]
@@ -338,12 +361,17 @@ def measure_speed(
                               " sampled values matched when it returned, so the rest of the array was written"
                               " later or not at all.", ("deferred_result",))
             student.speed_op("release", name, slot=slot)
+            if clean is not None:
+                time_in_clean_kernel(slot, group, out)
             baselines.append(float(base) / len(group))
             walls.append(float(wall) / len(group))
     finally:
         with contextlib.suppress(CheckFailed):
             student.speed_op("release", name)
     base = float(np.median(baselines[1:]))
+    for key, kwalls in kref_walls.items():  # per request, its bookkeeping subtracted as the student's is
+        kbase = float(np.median(kref_bases[key]))
+        ref_times[key] = [[max(w - kbase, 1e-6)] for w in kwalls]
     run = SpeedRun(
         name=name,
         first_s=max(walls[0] - baselines[0], 0.0),
@@ -486,3 +514,60 @@ class Remeasured:
                 f"{f' ({shown})' if shown else ''}: a speed check that fails is measured again, since"
                 " other jobs on the machine can only slow a run down." if n > 1 else "")
         raise CheckFailed(verdicts[best].message + note, tuple(hints))
+
+
+class ReferenceKernel:
+    """A kernel of the grader's own, started on first use, in which the grader's references are timed
+    through the same request path as the student's function (``measure_speed(kernel_references=...)``).
+
+    Timing the references in the grader's process compares unlike things on a CPU: the student's side
+    runs in a kernel that holds each request's fresh inputs and result buffers and pays the request's
+    bookkeeping, and came out ~3x the same jitted chain timed in the grader's process on a quiet box
+    (~5x with a busy core beside it). No student code runs in this kernel, so nothing can slow its
+    references; ``source`` (Python) defines them. Close it when the grade ends (a context manager)."""
+
+    def __init__(self, source: str, *, call_timeout_s: float = 120.0) -> None:
+        self.source = source
+        self.call_timeout_s = call_timeout_s
+        self._stack: contextlib.ExitStack | None = None
+        self._student: Any = None
+
+    def student(self) -> Any:
+        """The kernel's probe (a KernelStudent), started and its references defined on first use."""
+        if self._student is None:
+            import tempfile
+            from pathlib import Path
+
+            import nbformat
+
+            from ..config import Limits
+            from ..grade.kernel import Kernel
+            from ..grade.probe import KernelStudent
+
+            limits = Limits(cell_timeout_s=self.call_timeout_s, notebook_timeout_s=self.call_timeout_s,
+                            call_timeout_s=self.call_timeout_s)
+            stack = contextlib.ExitStack()
+            try:
+                folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pt2jax-ref-")))
+                nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(self.source)])
+                kernel = stack.enter_context(Kernel(nb, folder, limits))
+                report = kernel.run_notebook()
+                if report.issues:
+                    raise RuntimeError(f"the grader's reference kernel did not start: {report.issues[0].message}")
+                self._student = KernelStudent(kernel, self.call_timeout_s)
+            except BaseException:
+                stack.close()
+                raise
+            self._stack = stack
+        return self._student
+
+    def close(self) -> None:
+        if self._stack is not None:
+            self._stack.close()
+        self._stack, self._student = None, None
+
+    def __enter__(self) -> ReferenceKernel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
