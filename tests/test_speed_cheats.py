@@ -14,6 +14,7 @@ import pytest
 from pt2jax.checks import CheckFailed
 from pt2jax.checks.speed import (
     InputSpec,
+    ReferenceKernel,
     Remeasured,
     SpeedRun,
     Verdict,
@@ -396,3 +397,16 @@ def test_remeasuring_stops_at_its_count_and_its_time_budget() -> None:
         assert len(runs.runs) == runs_made, (extra, budget_s)
     assert Verdict.at_least(2.0, 1.0, "").passed and not Verdict.at_least(0.5, 1.0, "").passed
     assert Verdict.at_most(0.0, 1.0, "").passed and not Verdict.at_most(2.0, 1.0, "").passed
+
+
+def test_references_timed_in_the_graders_own_kernel_through_the_same_path(student: KernelStudent) -> None:
+    # the grader's references in a kernel with no student code, timed request by request beside the
+    # student's calls: a 30 ms reference is seen as 30 ms, and the honest function is far faster than it
+    source = "import time, jax\nhonest_ref = jax.jit(lambda x, y: jax.nn.relu(x * y) + x)\n" \
+             "def slow_ref(x, y):\n    time.sleep(0.03)\n    return honest_ref(x, y)\n"
+    with ReferenceKernel(source) as clean:
+        run = _run(student, "honest", kernel_references={"jit": "honest_ref", "slow": "slow_ref"},
+                   reference_kernel=clean)
+    assert [len(r) for r in run.references["slow"]] == [1] * len(run.times_s)  # one sample per timed request
+    assert run.reference_s("slow") >= 0.025
+    assert run.ratio_to("slow") < 0.5 and np.isfinite(run.ratio_to("jit"))
