@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from io import BytesIO
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from pt2jax.build import build_assignment
 from pt2jax.config import CourseDir
 from pt2jax.course.batch import DONE_MARK, WRITE_EVERY, BatchStats, autograde, submitted_students
 from pt2jax.course.bundle import bundle_digest, make_bundle
+from pt2jax.course.cluster import shared
 from pt2jax.course.gradebook import post_flags
 from pt2jax.course.nbconfig import db_url
 from pt2jax.course.plots import difficulty_chart, grade_histogram
@@ -325,7 +327,41 @@ def test_a_machine_that_cannot_sandbox_records_no_grade(built: CourseDir, tmp_pa
     assert stats.failed == ["alice"] and _pending(root, ["alice"]) == ["alice"]
     assert "the grader cannot run on this machine" in (root / "reports" / TINY / "alice.nbgrader.log").read_text()
     assert not list((root / "reports" / TINY / ".spool").glob("*"))  # nothing kept to be reused
+    assert not (root / "reports" / TINY / "alice.normalized").exists()  # the notebook was fine
     monkeypatch.undo()
+    assert autograde(root, TINY, workers=1, progress=False, compile_cache=None) == ["alice"]
+    totals = {s: sum(got for got, _ in scores.values()) for s, scores, _ in class_report(root, TINY).rows}
+    assert totals == {"alice": 3}
+
+
+@pytest.mark.slow
+def test_a_grade_the_cluster_lost_records_nothing_and_is_graded_by_the_next_run(built: CourseDir,
+                                                                              tmp_path: Path) -> None:
+    """A grade's future cancelled on the cluster (its data lost, the scheduler gone): not the
+    submission's doing, so no zero is written; the student stays unmarked and the next run grades them."""
+    from distributed import Client, LocalCluster
+
+    from pt2jax.course.batch import _keep, _prepare
+    from pt2jax.course.bundle import GRADE_LOST
+    from pt2jax.course.spool import Spool
+    from pt2jax.grade.seeding import base_seed, course_secret
+
+    root = _tiny_class(built, tmp_path / "course", {"alice": "solution"})
+    spool = Spool(root, TINY)
+    ((key, _),) = _prepare(root, TINY, "alice", bundle_digest(root, TINY), base_seed(course_secret(root)))
+    arrived: Any = __import__("queue").Queue()
+    with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster, Client(cluster) as client:
+        fut = client.submit(time.sleep, 60, pure=False)
+        fut.cancel()
+        _keep(spool, key, "alice", arrived)(fut)  # the batch's done-callback, on a real cancelled future
+    assert arrived.get_nowait() == f"alice\0{key}" and spool.get(key).problem.startswith(GRADE_LOST)
+    stats = BatchStats()
+    assert autograde(root, TINY, workers=1, progress=False, stats=stats, compile_cache=None) == []
+    assert stats.failed == ["alice"] and _pending(root, ["alice"]) == ["alice"]
+    assert GRADE_LOST in (root / "reports" / TINY / "alice.nbgrader.log").read_text()
+    assert not spool.has(key) and stats.graded_here == []
+    # the notebook was fine: it is not "normalized" (rewritten, with a note to the student)
+    assert not (root / "reports" / TINY / "alice.normalized").exists()
     assert autograde(root, TINY, workers=1, progress=False, compile_cache=None) == ["alice"]
     totals = {s: sum(got for got, _ in scores.values()) for s, scores, _ in class_report(root, TINY).rows}
     assert totals == {"alice": 3}
@@ -358,6 +394,29 @@ def test_a_worker_killed_mid_grade_costs_a_retry_of_that_submission_only(built: 
     assert sorted(lines) == sorted([*students, victim[1]])
     rows = {s: scores for s, scores, _ in class_report(root, TINY).rows}
     assert {s: sum(v[0] for v in rows[s].values()) for s in students} == {s: 3.0 for s in students}
+
+
+@pytest.mark.slow
+def test_a_bundle_outlives_the_death_of_the_only_worker_holding_it(built: CourseDir, tmp_path: Path) -> None:
+    """The worker with the bundle's only copy dies before any other fetched it: a grade asked of
+    another worker still gets the bundle (with client.scatter it was cancelled, and so was the batch)."""
+    from distributed import Client, wait
+
+    bundle = make_bundle(built.root, TINY)
+    with dask_cluster(tmp_path / "dask") as cluster, Client(cluster.address, timeout=60) as client:
+        remote = shared(client, bundle, "bundle-test")
+        wait(remote, timeout=120)
+        deadline = time.monotonic() + 30  # one copy (scattered copies are trimmed to one within ~2 s)
+        while len(client.who_has([remote])[remote.key]) != 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        (holder,) = client.who_has([remote])[remote.key]
+        names = {address: info["name"] for address, info in client.scheduler_info()["workers"].items()}
+        victim = cluster.workers[int(str(names[holder]).removeprefix("w"))]
+        os.killpg(victim.pid, signal.SIGKILL)
+        victim.wait()
+        (other,) = [address for address in names if address != holder]
+        got = client.submit(attrgetter("digest"), remote, workers=[other], pure=False).result(timeout=120)
+    assert got == bundle.digest
 
 
 @pytest.mark.slow

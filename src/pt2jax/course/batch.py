@@ -27,10 +27,10 @@ from typing import Any
 from ..config import CourseDir
 from ..grade.compile_cache import CompileCache, warm
 from ..nbgrader_cmd import run_nbgrader
-from .bundle import GradeOutcome, bundle_digest, grade_on_worker, make_bundle, submission_key
+from .bundle import GRADE_LOST, NOT_GRADED, GradeOutcome, bundle_digest, grade_on_worker, make_bundle, submission_key
 from .gradebook import post_flags
 from .nbconfig import sanitized_text
-from .nbgrader_plugin import GRADED_HERE
+from .nbgrader_plugin import CANNOT_GRADE, GRADED_HERE
 from .reports import all_flags
 from .spool import Spool
 from .submissions import normalize_submission, scan_submitted, set_aside_unreadable, submitted_notebooks
@@ -77,7 +77,7 @@ def autograde(root: Path, assignment: str, *, force: bool = False, progress: boo
     from tqdm import tqdm
 
     from ..grade.seeding import base_seed, course_secret
-    from .cluster import grading_client
+    from .cluster import grading_client, shared
 
     root = root.resolve()
     stats = stats if stats is not None else BatchStats()
@@ -112,7 +112,7 @@ def autograde(root: Path, assignment: str, *, force: bool = False, progress: boo
                 bar.set_description(f"{label} (warming the compilation cache with the solution)")
                 compile_cache = warm(CourseDir(root), assignment, seed)
             cache = compile_cache.path if isinstance(compile_cache, CompileCache) else None
-            remote = client.scatter(make_bundle(root, assignment, cache), broadcast=True, hash=False)
+            remote = shared(client, make_bundle(root, assignment, cache), f"bundle-{digest[:16]}")
             bar.set_description(f"{label} ({len(client.scheduler_info()['workers'])} workers)")
             futures = []
             for student, js in to_send.items():
@@ -160,8 +160,11 @@ def _keep(spool: Spool, key: str, student: str, arrived: queue.Queue[str]) -> An
     def done(fut: Any) -> None:
         try:
             outcome = fut.result()
-        except Exception as exc:  # e.g. KilledWorker: the task killed its workers every time it ran
-            outcome = GradeOutcome(None, None, f"grading was lost on the cluster: {type(exc).__name__}: {exc}")
+        except Exception as exc:
+            if type(exc).__name__ == "KilledWorker":  # its workers died every time it ran: the submission's doing
+                outcome = GradeOutcome(None, None, f"grading was lost on the cluster: {type(exc).__name__}: {exc}")
+            else:  # cancelled, the scheduler gone, ...: nothing recorded, the next run grades it
+                outcome = GradeOutcome(None, None, f"{GRADE_LOST}: {type(exc).__name__}: {exc}")
         try:
             spool.put(key, outcome)
         finally:
@@ -215,7 +218,10 @@ def _write_batch(root: Path, assignment: str, keys: dict[str, list[str]], spool:
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text(text)  # the batch's log: nbgrader names the student on each of its lines
         if not (root / "autograded" / student / assignment).is_dir():
-            _write(root, assignment, student, keys[student], spool, stats)
+            if _not_graded(text, student, assignment):
+                stats.failed.append(student)  # nothing recorded, unmarked: the next run grades them
+            else:
+                _write(root, assignment, student, keys[student], spool, stats)
             continue
         if f"{GRADED_HERE} ({student}/{assignment})" in text:
             stats.graded_here.append(student)
@@ -241,7 +247,8 @@ def _write(root: Path, assignment: str, student: str, keys: list[str], spool: Sp
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text("")
     proc = _nbgrader_autograde(root, assignment, student, log)
-    if proc.returncode != 0 and normalize_submission(root, assignment, student):
+    if (proc.returncode != 0 and not _not_graded(log.read_text(), student, assignment)
+            and normalize_submission(root, assignment, student)):
         proc = _nbgrader_autograde(root, assignment, student, log)
     if GRADED_HERE in log.read_text():
         stats.graded_here.append(student)
@@ -252,6 +259,13 @@ def _write(root: Path, assignment: str, student: str, keys: list[str], spool: Sp
         from tqdm import tqdm
 
         tqdm.write(f"  {student}: nbgrader could not autograde this submission (see {log})")
+
+
+def _not_graded(log: str, student: str, assignment: str) -> bool:
+    """Whether nbgrader failed ``student`` because no grade came back (not the submission's doing:
+    the sandbox would not start on the worker, the cluster lost the task). Then nothing is normalized
+    or regraded here: the student stays unmarked and the next run grades them."""
+    return any(f"{CANNOT_GRADE} {student}/{assignment}: {why}" in log for why in NOT_GRADED)
 
 
 def _nbgrader_autograde(root: Path, assignment: str, student: str, log: Path) -> subprocess.CompletedProcess[str]:

@@ -31,12 +31,14 @@ from pathlib import Path
 
 from ..config import Limits, tool_env
 
-__all__ = ["GRADER_UNAVAILABLE", "Bundle", "GradeOutcome", "bundle_digest", "grade_on_worker", "make_bundle",
-           "run_grade", "submission_key"]
+__all__ = ["GRADER_UNAVAILABLE", "GRADE_LOST", "NOT_GRADED", "Bundle", "GradeOutcome", "bundle_digest",
+           "grade_on_worker", "make_bundle", "run_grade", "submission_key"]
 
 # the outcome's problem starts with this when the grader could not run at all on that machine (no
 # working sandbox): the grading machinery's fault, not the submission's, so it is never recorded as a grade
 GRADER_UNAVAILABLE = "the grader cannot run on this machine"
+GRADE_LOST = "the cluster lost this grade before it came back"  # not the submission's doing: graded again
+NOT_GRADED = (GRADER_UNAVAILABLE, GRADE_LOST)  # outcomes that record no grade: the next run grades them
 _SANDBOX_REFUSED = "the sandbox does not work here"  # pt2jax grade's refusal (grade/pipeline.py)
 MARGIN_S = 120.0  # what one grade may take beyond its own bound (grade_timeout_s): interpreter start, cleanup
 _SKIP = {"__pycache__", ".ipynb_checkpoints"}

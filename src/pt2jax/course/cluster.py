@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import logging
 import os
+import uuid
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["grading_client"]
+__all__ = ["grading_client", "shared"]
 
 
 @contextmanager
@@ -33,3 +35,20 @@ def grading_client(workers: int | None = None, scheduler: str | None = None) -> 
                       scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}, memory_limit=0,
                       silence_logs=logging.WARNING) as cluster, Client(cluster) as client:
         yield client
+
+
+def _held(value: Any) -> Any:
+    return value
+
+
+def shared(client: Any, value: Any, name: str) -> Any:
+    """``value`` on the cluster, for every task that takes the returned future: the result of a
+    task that holds it, so that the death of the worker with its only copy costs one re-run of that
+    task (dask keeps how to make it), not the batch.
+
+    Not ``client.scatter(..., broadcast=True)``: scattered data has no lineage, and dask's active
+    memory manager drops the extra copies while no task waits on them yet, so a worker killed before
+    the others fetched the one copy left cancelled every grade ("already forgotten")."""
+    with warnings.catch_warnings():  # the bundle is sent once, to the scheduler, on purpose
+        warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
+        return client.submit(_held, value, key=f"pt2jax-{name}-{uuid.uuid4().hex[:12]}", pure=False)

@@ -24,12 +24,13 @@ from traitlets import Bool, Float, Unicode
 from ..config import CourseDir, Limits
 from ..errors import GradingError
 from ..nbmeta import is_grade_cell
-from .bundle import GRADER_UNAVAILABLE, GradeOutcome, bundle_digest, run_grade, submission_key
+from .bundle import NOT_GRADED, GradeOutcome, bundle_digest, run_grade, submission_key
 from .spool import Spool
 
-__all__ = ["GRADED_HERE", "PipelineGrade"]
+__all__ = ["CANNOT_GRADE", "GRADED_HERE", "PipelineGrade"]
 
 GRADED_HERE = "pt2jax: no worker result for this submission: graded here"
+CANNOT_GRADE = "pt2jax could not grade"  # the log line's start, then "student/assignment: why"
 
 
 class PipelineGrade(Preprocessor):
@@ -61,15 +62,15 @@ class PipelineGrade(Preprocessor):
         else:
             self.log.info("pt2jax: %s/%s graded by worker %s in %.1f s", student, assignment,
                           outcome.worker, outcome.wall_s)
-        if outcome.problem and outcome.problem.startswith(GRADER_UNAVAILABLE):
+        if outcome.problem and outcome.problem.startswith(NOT_GRADED):
             # not the submission's fault: no grade is recorded (nbgrader fails this student, the batch
             # leaves them unmarked) and the next run grades them again
             Spool(root, assignment).drop(key)
-            self.log.error("pt2jax could not grade %s/%s: %s", student, assignment, outcome.problem)
+            self.log.error("%s %s/%s: %s", CANNOT_GRADE, student, assignment, outcome.problem)
             raise GradingError(outcome.problem)
         if outcome.graded is None or outcome.report is None:
             problem = outcome.problem or "no graded notebook came back"
-            self.log.error("pt2jax could not grade %s/%s: %s", student, assignment, problem)
+            self.log.error("%s %s/%s: %s", CANNOT_GRADE, student, assignment, problem)
             report_file.write_text(json.dumps({"error": problem}, indent=1))
             return _all_failed(nb, problem), resources
         report_file.write_text(outcome.report)
