@@ -404,9 +404,11 @@ def test_references_timed_in_the_graders_own_kernel_through_the_same_path(studen
     # student's calls: a 30 ms reference is seen as 30 ms, and the honest function is far faster than it
     source = "import time, jax\nhonest_ref = jax.jit(lambda x, y: jax.nn.relu(x * y) + x)\n" \
              "def slow_ref(x, y):\n    time.sleep(0.03)\n    return honest_ref(x, y)\n"
-    with ReferenceKernel(source) as clean:
+    # in a sandbox with the course's limits, as the student's kernel is (as 05's conftest.py opens it)
+    with ReferenceKernel(source, limits=Limits()) as clean:
         run = _run(student, "honest", kernel_references={"jit": "honest_ref", "slow": "slow_ref"},
                    reference_kernel=clean)
+        assert clean.sandboxed and clean.student().kernel.sandbox.memory_mb == Limits().memory_mb
     assert [len(r) for r in run.references["slow"]] == [1] * len(run.times_s)  # one sample per timed request
     assert run.reference_s("slow") >= 0.025
     assert run.ratio_to("slow") < 0.5 and np.isfinite(run.ratio_to("jit"))

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from pt2jax.checks import load_helper
-from pt2jax.checks.speed import fresh_calls, measure_speed
+from pt2jax.checks.speed import ReferenceKernel, fresh_calls, measure_speed
 from pt2jax.config import Limits
 from pt2jax.grade.kernel import Kernel
 from pt2jax.grade.probe import KernelStudent
@@ -45,29 +45,40 @@ def student(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KernelStudent]
         assert not kernel.run_notebook().issues
         yield KernelStudent(kernel, LIMITS.call_timeout_s)
 
-def _run(student: KernelStudent, name: str):  # type: ignore[no-untyped-def]
-    speed = load_helper(REPO / "autograder" / "05_jit" / "_speed.py")
+SPEED = REPO / "autograder" / "05_jit" / "_speed.py"
+
+
+@pytest.fixture(scope="module")
+def references() -> Iterator[ReferenceKernel]:
+    """The grader's references in a kernel of their own, as 05's conftest.py opens them."""
+    _gpu_or_skip()
+    with ReferenceKernel(load_helper(SPEED).REFERENCE_SOURCE) as kernel:
+        yield kernel
+
+def _run(student: KernelStudent, references: ReferenceKernel, name: str):  # type: ignore[no-untyped-def]
+    speed = load_helper(SPEED)
     rng = np.random.default_rng(0)
     per = speed.calls_per_request("chain")
     calls = fresh_calls(rng, [SHAPE, SHAPE], 1 + 6 * per)
     run = measure_speed(student, name, calls, reference=speed.numpy_chain, rng=rng, per_request=per,
-                        references={"eager": speed.eager_chain, "jit": speed.jitted(speed.numpy_like_chain())},
+                        kernel_references={"eager": "eager_chain", "jit": "jit_chain"}, reference_kernel=references,
                         min_bytes=3 * calls[0][0].nbytes)
     return speed, run
 
-def test_the_jitted_chain_meets_the_strict_gpu_thresholds(student: KernelStudent) -> None:
-    speed, run = _run(student, "relu_mul_add_jit")
+def test_the_jitted_chain_meets_the_strict_gpu_thresholds(student: KernelStudent, references: ReferenceKernel) -> None:
+    speed, run = _run(student, references, "relu_mul_add_jit")
     assert speed.on_gpu()
     assert 1 / run.ratio_to("eager") >= speed.GPU_MIN_SPEEDUP
     assert run.ratio_to("jit", minus_noise=speed.NOISE_SIGMAS) <= speed.GPU_MAX_VS_JIT
     assert run.implausible() is None
 
-def test_the_eager_chain_fails_them(student: KernelStudent) -> None:
-    speed, run = _run(student, "relu_mul_add")
+def test_the_eager_chain_fails_them(student: KernelStudent, references: ReferenceKernel) -> None:
+    speed, run = _run(student, references, "relu_mul_add")
     assert 1 / run.ratio_to("eager") < speed.GPU_MIN_SPEEDUP
 
-def test_a_host_round_trip_is_far_slower_than_the_reference(student: KernelStudent) -> None:
-    speed, run = _run(student, "shipped_to_host")
+def test_a_host_round_trip_is_far_slower_than_the_reference(student: KernelStudent,
+                                                            references: ReferenceKernel) -> None:
+    speed, run = _run(student, references, "shipped_to_host")
     assert run.ratio_to("jit") > speed.GPU_MAX_VS_JIT
 
 def test_no_gpu_means_a_clear_skip() -> None:

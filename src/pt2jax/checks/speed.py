@@ -523,12 +523,17 @@ class ReferenceKernel:
     Timing the references in the grader's process compares unlike things on a CPU: the student's side
     runs in a kernel that holds each request's fresh inputs and result buffers and pays the request's
     bookkeeping, and came out ~3x the same jitted chain timed in the grader's process on a quiet box
-    (~5x with a busy core beside it). No student code runs in this kernel, so nothing can slow its
-    references; ``source`` (Python) defines them. Close it when the grade ends (a context manager)."""
+    (~5x with a busy core beside it). With ``limits`` the kernel runs in a sandbox of its own with the
+    student's limits (bubblewrap, as nobody, in memory and pids cgroups: new pages cost the same on both
+    sides), falling back to a plain kernel where no sandbox can start. No student code runs in this
+    kernel, so nothing can slow its references; ``source`` (Python) defines them. Close it when the
+    grade ends (a context manager)."""
 
-    def __init__(self, source: str, *, call_timeout_s: float = 120.0) -> None:
+    def __init__(self, source: str, *, call_timeout_s: float = 120.0, limits: Any = None) -> None:
         self.source = source
         self.call_timeout_s = call_timeout_s
+        self.limits = limits
+        self.sandboxed = False  # whether the kernel that started runs in a sandbox
         self._stack: contextlib.ExitStack | None = None
         self._student: Any = None
 
@@ -543,18 +548,27 @@ class ReferenceKernel:
             from ..config import Limits
             from ..grade.kernel import Kernel
             from ..grade.probe import KernelStudent
+            from ..grade.sandbox import Sandbox, SandboxUnavailable
 
             limits = Limits(cell_timeout_s=self.call_timeout_s, notebook_timeout_s=self.call_timeout_s,
                             call_timeout_s=self.call_timeout_s)
             stack = contextlib.ExitStack()
             try:
                 folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pt2jax-ref-")))
+                box = None
+                if self.limits is not None:
+                    try:
+                        box = stack.enter_context(Sandbox(folder, int(self.limits.memory_mb),
+                                                          int(self.limits.pids_max), int(self.limits.scratch_mb)))
+                    except SandboxUnavailable:
+                        box = None
                 nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(self.source)])
-                kernel = stack.enter_context(Kernel(nb, folder, limits))
+                kernel = stack.enter_context(Kernel(nb, folder, limits, box))
                 report = kernel.run_notebook()
                 if report.issues:
                     raise RuntimeError(f"the grader's reference kernel did not start: {report.issues[0].message}")
                 self._student = KernelStudent(kernel, self.call_timeout_s)
+                self.sandboxed = box is not None
             except BaseException:
                 stack.close()
                 raise
