@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import queue
 import shutil
 import signal
 import subprocess
@@ -349,7 +350,7 @@ def test_a_grade_the_cluster_lost_records_nothing_and_is_graded_by_the_next_run(
     root = _tiny_class(built, tmp_path / "course", {"alice": "solution"})
     spool = Spool(root, TINY)
     ((key, _),) = _prepare(root, TINY, "alice", bundle_digest(root, TINY), base_seed(course_secret(root)))
-    arrived: Any = __import__("queue").Queue()
+    arrived: queue.Queue[str] = queue.Queue()
     with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster, Client(cluster) as client:
         fut = client.submit(time.sleep, 60, pure=False)
         fut.cancel()

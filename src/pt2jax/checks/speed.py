@@ -252,6 +252,13 @@ def _check_facts(student: Any, label: str, facts: Any, want: np.ndarray, inputs:
     return compiles if type(compiles) is int and compiles >= 0 else 0
 
 
+def _less_baseline(walls: Sequence[float], bases: Sequence[float], *, floor: float) -> list[float]:
+    """Per-request times per call less the median of the baseline requests (the request's own
+    bookkeeping), never under ``floor``."""
+    base = float(np.median(bases))
+    return [max(w - base, floor) for w in walls]
+
+
 def measure_speed(
     student: Any,
     name: str,
@@ -315,9 +322,8 @@ def measure_speed(
             _, rbase = clean.speed_op("timed", fn_name, slot=ref_slot, positions=wire_positions, baseline=True)
             _, rwall = clean.speed_op("timed", fn_name, slot=ref_slot, positions=wire_positions)
             clean.speed_op("release", fn_name, slot=ref_slot)
-            if slot != "0":  # the first request compiles: not a sample
-                kref_bases[key].append(float(rbase) / len(group))
-                kref_walls[key].append(float(rwall) / len(group))
+            kref_bases[key].append(float(rbase) / len(group))
+            kref_walls[key].append(float(rwall) / len(group))
 
     def want_of(specs: Sequence[InputSpec]) -> tuple[np.ndarray, list[np.ndarray], list[Any]]:
         arrays = [regenerate(s) for s in specs]
@@ -368,14 +374,13 @@ def measure_speed(
     finally:
         with contextlib.suppress(CheckFailed):
             student.speed_op("release", name)
-    base = float(np.median(baselines[1:]))
-    for key, kwalls in kref_walls.items():  # per request, its bookkeeping subtracted as the student's is
-        kbase = float(np.median(kref_bases[key]))
-        ref_times[key] = [[max(w - kbase, 1e-6)] for w in kwalls]
+    # the first request compiles: not a sample, on either side; each side less its own bookkeeping
+    for key, kwalls in kref_walls.items():
+        ref_times[key] = [[t] for t in _less_baseline(kwalls[1:], kref_bases[key][1:], floor=1e-6)]
     run = SpeedRun(
         name=name,
         first_s=max(walls[0] - baselines[0], 0.0),
-        times_s=tuple(max(w - base, 0.0) for w in walls[1:]),
+        times_s=tuple(_less_baseline(walls[1:], baselines[1:], floor=0.0)),
         baseline_s=tuple(baselines[1:]),
         first_compiles=compiles[0],
         later_compiles=sum(compiles[1:]),
@@ -533,7 +538,6 @@ class ReferenceKernel:
         self.source = source
         self.call_timeout_s = call_timeout_s
         self.limits = limits
-        self.sandboxed = False  # whether the kernel that started runs in a sandbox
         self._stack: contextlib.ExitStack | None = None
         self._student: Any = None
 
@@ -557,23 +561,25 @@ class ReferenceKernel:
                 folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pt2jax-ref-")))
                 box = None
                 if self.limits is not None:
-                    try:
+                    with contextlib.suppress(SandboxUnavailable):
                         box = stack.enter_context(Sandbox(folder, int(self.limits.memory_mb),
                                                           int(self.limits.pids_max), int(self.limits.scratch_mb)))
-                    except SandboxUnavailable:
-                        box = None
                 nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(self.source)])
                 kernel = stack.enter_context(Kernel(nb, folder, limits, box))
                 report = kernel.run_notebook()
                 if report.issues:
                     raise RuntimeError(f"the grader's reference kernel did not start: {report.issues[0].message}")
                 self._student = KernelStudent(kernel, self.call_timeout_s)
-                self.sandboxed = box is not None
             except BaseException:
                 stack.close()
                 raise
             self._stack = stack
         return self._student
+
+    @property
+    def sandboxed(self) -> bool:
+        """Whether the kernel, once started, runs in a sandbox."""
+        return self._student is not None and self._student.kernel.sandbox is not None
 
     def close(self) -> None:
         if self._stack is not None:

@@ -161,10 +161,10 @@ def _keep(spool: Spool, key: str, student: str, arrived: queue.Queue[str]) -> An
         try:
             outcome = fut.result()
         except Exception as exc:
-            if type(exc).__name__ == "KilledWorker":  # its workers died every time it ran: the submission's doing
-                outcome = GradeOutcome(None, None, f"grading was lost on the cluster: {type(exc).__name__}: {exc}")
-            else:  # cancelled, the scheduler gone, ...: nothing recorded, the next run grades it
-                outcome = GradeOutcome(None, None, f"{GRADE_LOST}: {type(exc).__name__}: {exc}")
+            # KilledWorker: its workers died every time it ran, the submission's doing; anything else
+            # (cancelled, the scheduler gone, ...) records nothing and the next run grades it
+            why = "grading was lost on the cluster" if type(exc).__name__ == "KilledWorker" else GRADE_LOST
+            outcome = GradeOutcome(None, None, f"{why}: {type(exc).__name__}: {exc}")
         try:
             spool.put(key, outcome)
         finally:
