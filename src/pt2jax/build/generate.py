@@ -67,9 +67,10 @@ def notebook_bytes(nb: nbformat.NotebookNode) -> bytes:
 
 def strip_outputs(nb: Any) -> Any:
     """A copy without what running it adds: outputs, execution counts and timings, the kernel's
-    language_info (solutions are compared this way)."""
+    language_info, the widgets' saved state (tqdm's progress bars) (solutions are compared this way)."""
     nb = json.loads(json.dumps(nb))
     nb.get("metadata", {}).pop("language_info", None)
+    nb.get("metadata", {}).pop("widgets", None)
     for cell in nb["cells"]:
         if cell["cell_type"] == "code":
             cell["outputs"], cell["execution_count"] = [], None
