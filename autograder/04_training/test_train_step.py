@@ -6,7 +6,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pt2jax.checks import StudentArray, expect, expect_close, extra_hints, fail, graded, load_helper, show
+from pt2jax.checks import (
+    StudentArray,
+    StudentTimeout,
+    expect,
+    expect_close,
+    extra_hints,
+    fail,
+    graded,
+    load_helper,
+    show,
+)
 
 ref = load_helper(Path(__file__).with_name("_reference.py"))
 _CACHE: dict = {}
@@ -165,6 +175,11 @@ def test_optimizer_counts_steps_and_metrics_accumulate(student, rng):
            f" losses; got {loss!r}. train_step should call metrics.update(loss=..., logits=..., labels=...).")
 
 
+_ONCE = (" A jitted step should compile once per input shape: define it once at the top level with @nnx.jit (not a"
+         " new jitted function inside each call), and pass nothing to it that changes from step to step as a static"
+         " Python value.")
+
+
 @graded("ex03_train_step_check", points=2)
 def test_train_step_compiles_once(student, rng):
     """Repeated train_steps on new batches of one shape reuse one compiled program: the grader's clock sees
@@ -172,16 +187,18 @@ def test_train_step_compiles_once(student, rng):
     seed, n = int(rng.integers(2**31)), 2  # a batch size of its own, so the first call compiles
     student.call("graded_stream_setup", seed, n, 1e-3, 2, 20, 1e-3)
     first = student.time("graded_stream_step", repeat=0)
-    steady = student.time("graded_stream_step", repeat=3)
+    try:  # two more calls in one request: a step that compiles at every call can pass the call's time limit
+        steady = student.time("graded_stream_step", repeat=1)
+    except StudentTimeout as exc:
+        fail(f"train_step compiles again for new batches of the same shape: the first call took"
+             f" {first.per_call_s:.2f} s (grader's clock), and two more steps of the same shape did not finish"
+             f" in the time limit for one call ({exc.feedback}).{_ONCE}", "recompiles")
     later = steady.first_compiles + steady.later_compiles
     slow = steady.per_call_s > 0.5 * first.per_call_s
     if later or slow:
         fail(f"train_step compiles again for new batches of the same shape: the first call took"
              f" {first.per_call_s:.2f} s, the next {steady.calls} took {steady.per_call_s:.2f} s each (grader's"
-             f" clock){f', with {later} XLA compiles' if later else ''}. A jitted step should compile once per"
-             " input shape: define it once at the top level with @nnx.jit (not a new jitted function inside"
-             " each call), and pass nothing to it that changes from step to step as a static Python value.",
-             "recompiles")
+             f" clock){f', with {later} XLA compiles' if later else ''}.{_ONCE}", "recompiles")
 
 
 @graded("ex04_evaluate_check", points=2)
