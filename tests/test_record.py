@@ -237,3 +237,29 @@ def test_recorded_stdout_is_the_feedback():
     assert stream.text == cell_feedback(results, 2.0)
     assert "rest" in stream.text and "bad" in stream.text
     assert hint_text("keepdim") in stream.text
+
+
+def test_a_note_a_check_leaves_is_its_cells_and_shown_even_when_it_passed(tmp_path) -> None:
+    # checks.speed's inconclusive verdicts leave such notes (05_jit: `speed_inconclusive`): the judge
+    # gives each the cell of the check that left it, and a passed check shows the note's feedback
+    from pt2jax.grade.judge import JudgeRun
+    from pt2jax.grade.probe import StudentBase
+    from pt2jax.results import CheckNote
+
+    (tmp_path / "test_noted.py").write_text(
+        "from pt2jax.checks import graded\n"
+        "from pt2jax.results import CheckNote\n\n"
+        "@graded('ex01_check', points=1)\n"
+        "def test_noted(student):\n"
+        "    student.check_notes.append(CheckNote('speed_inconclusive', 'not measured', 'too busy: kept'))\n\n"
+        "@graded('ex02_check', points=1)\n"
+        "def test_plain(student):\n"
+        "    pass\n")
+    judging = JudgeRun(tmp_path, seed=0, student_id="s", assignment="a")
+    results = {r.name.split("::")[1]: r for r in judging.results(StudentBase())}
+    assert results["test_noted"].passed and results["test_noted"].note == "too busy: kept"
+    assert results["test_plain"].note == "" and not results["test_noted"].feedback
+    want = CheckNote("speed_inconclusive", "not measured", "too busy: kept", "ex01_check")
+    assert judging.student.check_notes == [want]
+    text = cell_feedback([results["test_noted"]], 1)
+    assert "✔" in text and "    too busy: kept" in text

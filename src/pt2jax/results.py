@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["CellIssue", "CheckResult", "ClassReport", "ExecutionReport", "Flag", "GradeReport"]
+__all__ = ["CellIssue", "CheckNote", "CheckResult", "ClassReport", "ExecutionReport", "Flag", "GradeReport"]
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,18 @@ class Flag:
         return {"kind": self.kind, "message": self.message, "grade_id": self.grade_id}
 
 
+@dataclass(frozen=True)
+class CheckNote:
+    """What a hidden check tells beyond its verdict: a flag for the instructor (``kind``, ``message``)
+    and, for the student, ``feedback`` shown under the check even when it passed (a speed check whose
+    timing a busy machine made inconclusive says so). The judge fills in ``grade_id`` (the check's cell)."""
+
+    kind: str
+    message: str
+    feedback: str = ""
+    grade_id: str | None = None
+
+
 @dataclass
 class CheckResult:
     """Verdict of one hidden check."""
@@ -38,6 +50,7 @@ class CheckResult:
     description: str = ""
     hints: list[str] = field(default_factory=list)
     grader_error: str | None = None
+    note: str = ""  # shown whatever the verdict: what the check's notes (CheckNote.feedback) tell the student
 
     def to_json(self) -> dict[str, Any]:
         """The public JSON fields of a check result."""

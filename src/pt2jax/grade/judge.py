@@ -17,7 +17,7 @@ import pytest
 
 from ..checks import MARKER
 from ..errors import CheckFailed, GradingError
-from ..results import CheckResult
+from ..results import CheckNote, CheckResult
 from .probe import Options, Student, StudentBase
 from .seeding import check_seed
 
@@ -37,6 +37,7 @@ class _JudgePlugin:
         self._assignment = assignment
         self.results: list[CheckResult] = []
         self.current_grade_id = ""  # of the check running now (its probes' time is counted for it)
+        self._notes_before = 0  # check notes left before the check running now
         self.collect_errors: list[str] = []
 
     @pytest.fixture
@@ -69,13 +70,21 @@ class _JudgePlugin:
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         marker = item.get_closest_marker(MARKER)
         self.current_grade_id = str(marker.kwargs.get("grade_id", "")) if marker is not None else ""
+        self._notes_before = len(self._student.check_notes)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
         outcome = yield
         report = outcome.get_result()
         if report.when == "call" or (report.when == "setup" and report.failed):
-            self.results.append(_verdict(item, call))
+            result = _verdict(item, call)
+            self.results.append(result)
+            # the notes this check left: its cell's, and their feedback shown under it
+            notes = self._student.check_notes
+            mine = [n if n.grade_id else CheckNote(n.kind, n.message, n.feedback, result.grade_id or None)
+                    for n in notes[self._notes_before:]]
+            notes[self._notes_before:] = mine
+            result.note = "\n".join(n.feedback for n in mine if n.feedback)
 
 
 def _check_name(item: Any) -> str:

@@ -197,6 +197,8 @@ def _run_and_probe(state: _State, judging: JudgeRun, limits: Limits) -> None:
             report.flags.append(Flag("unexpected_type", f"functions returned objects that are not data: {types}"))
         for problem in dict.fromkeys(seen.disagreements):
             report.flags.append(Flag("fact_disagreement", problem))
+        for note in seen.check_notes:
+            report.flags.append(Flag(note.kind, note.message, note.grade_id))
         _flag_runtime(report, seen.runtime_notes, kernel_student, kernel.cell_seconds,
                       judging.probe_seconds_by_grade, limits)
 

@@ -65,6 +65,11 @@ class Student(Protocol):
         """Facts reported by the kernel that the grader's own observations contradict."""
         ...
 
+    @property
+    def check_notes(self) -> list[Any]:
+        """Notes the checks leave for the instructor and the student (results.CheckNote)."""
+        ...
+
 
 def _describe_call(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
     return f"`{name}(...)`" if args or kwargs else f"`{name}()`"
@@ -88,6 +93,12 @@ class StudentBase:
     def disagreements(self) -> list[str]:
         """Facts reported by the kernel that the grader's own observations contradict (flagged)."""
         return self.__dict__.setdefault("_disagreements", [])
+
+    @property
+    def check_notes(self) -> list[Any]:
+        """Notes the checks leave (results.CheckNote): each becomes a flag of its kind, and its feedback
+        is shown under the check that left it."""
+        return self.__dict__.setdefault("_check_notes", [])
 
     @property
     def runtime_notes(self) -> dict[str, set[str]]:

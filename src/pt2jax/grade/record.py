@@ -34,6 +34,7 @@ def cell_feedback(results: list[CheckResult], max_points: float) -> str:
         if not r.passed:
             lines += ["    " + line for line in r.feedback.splitlines()]
             hints += r.hints
+        lines += ["    " + line for line in r.note.splitlines()]  # e.g. a timing a busy machine left open
     for hint in dict.fromkeys(hints):
         lines.append(hint_text(hint))
     return "\n".join(lines) + "\n"
