@@ -139,12 +139,21 @@ def test_visible_and_hidden_disagreements_are_flagged_both_ways() -> None:
         cell.metadata["nbgrader"] = {"grade": True, "grade_id": gid, "points": 1, "locked": True, "solution": False}
         return cell
 
-    nb = nbformat.v4.new_notebook(cells=[grade_cell(g) for g in ("ex01_a_check", "ex02_b_check", "ex03_c_check")])
+    def answer_cell(gid: str) -> nbformat.NotebookNode:
+        cell = nbformat.v4.new_code_cell("def f(x):\n    return x")
+        cell.metadata["nbgrader"] = {"grade": False, "grade_id": gid, "locked": False, "solution": True}
+        return cell
+
+    # ex04's check grades the notebook's pieces together (like 04's short run): it has no answer of its own
+    cells = [answer_cell("ex01_a"), grade_cell("ex01_a_check"), answer_cell("ex02_b"), grade_cell("ex02_b_check"),
+             answer_cell("ex03_c"), grade_cell("ex03_c_check"), grade_cell("ex04_run_check")]
+    nb = nbformat.v4.new_notebook(cells=cells)
     report = GradeReport("a", 0, "s", execution=ExecutionReport(issues=[
-        CellIssue(1, "ex02_b_check", "error", "AssertionError"), CellIssue(2, "ex03_c_check", "error", "boom")]))
+        CellIssue(3, "ex02_b_check", "error", "AssertionError"), CellIssue(5, "ex03_c_check", "error", "boom")]))
     report.results = [CheckResult("t1", "ex01_a_check", 0, 1, False, "no"),
                       CheckResult("t2", "ex02_b_check", 1, 1, True, ""),
-                      CheckResult("t3", "ex03_c_check", 0, 1, False, "no")]
+                      CheckResult("t3", "ex03_c_check", 0, 1, False, "no"),
+                      CheckResult("t4", "ex04_run_check", 0, 1, False, "no")]
     state = _State(GradeRequest(Path("x.ipynb"), "a", None, 0), report, nb, nb=nb)  # type: ignore[arg-type]
     _flag_visible_only(state)
     assert [(f.kind, f.grade_id) for f in report.flags] == [

@@ -19,7 +19,7 @@ import nbformat
 
 from ..config import CourseDir, Limits
 from ..errors import GradingError
-from ..nbmeta import grade_id, is_grade_cell, is_locked
+from ..nbmeta import exercise_of, grade_id, is_answer, is_grade_cell, is_locked
 from ..results import Flag, GradeReport
 from .audit import audit_cells
 from .compile_cache import CompileCache
@@ -247,9 +247,12 @@ def _flag_visible_only(state: _State) -> None:
     errored = {i.index for i in report.execution.issues if i.kind == "error"}
     failed = {r.grade_id for r in report.results if not r.passed}
     judged = {r.grade_id for r in report.results}
+    # an answer can be fitted to its visible example only where the exercise has an answer cell: a check
+    # of the whole notebook's pieces (04's short training run) fails for answers graded elsewhere
+    answered = {exercise_of(grade_id(c)) for c in state.nb.cells if is_answer(c)}
     for index, cell in enumerate(state.nb.cells):
         gid = grade_id(cell)
-        if is_grade_cell(cell) and gid in failed and index not in troubled:
+        if is_grade_cell(cell) and gid in failed and index not in troubled and exercise_of(gid) in answered:
             report.flags.append(Flag(
                 "passes_visible_only",
                 f"'{gid}': the visible self-check passed but hidden checks failed (hard-coded answer?)", gid))
