@@ -63,15 +63,18 @@ def test_check_points_sum_to_cell_points(assignment: str) -> None:
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_solution_full_marks(assignment: str, tmp_path: Path) -> None:
-    """The one real grade per assignment in `make test`; it warms a compilation cache as `pt2jax build`
-    and `pt2jax autograde` do (the read-only side is tests/test_compile_cache.py)."""
+    """The one real grade per assignment in `make test`. The first assignment's also warms a compilation
+    cache as `pt2jax build` and `pt2jax autograde` do (the read-only side and the tiny course's warming are
+    tests/test_compile_cache.py); the others grade without one, as a lone `pt2jax grade` does: writing the
+    cache makes 04's grade about a minute longer."""
+    warms = assignment == ASSIGNMENTS[0]
     cache = tmp_path / "jax-cache"
     sol = grade(COURSE, COURSE.solutions / assignment / f"{assignment}.ipynb", assignment, seed=11,
-                extra=("--compile-cache", str(cache), "--warm-cache"))
+                extra=("--compile-cache", str(cache), "--warm-cache") if warms else ())
     failed = [(t["name"], t["feedback"]) for t in sol["tests"] if not t["passed"]]
     assert sol["score"] == sol["max_score"] > 0, failed
     assert not sol["flags"], sol["flags"]
-    assert (cache / WARM_MARK).exists() and len(list(cache.iterdir())) > 1
+    assert not warms or ((cache / WARM_MARK).exists() and len(list(cache.iterdir())) > 1)
 
 
 @pytest.mark.slow  # a second real grade per assignment (pt2jax build also refuses a stub that scores)

@@ -66,6 +66,7 @@ def _run(student, rng):
         lrs = [ref.schedule(k, peak, warmup, total) for k in range(2)]
         for step, step64 in zip(want, exact, strict=True):  # where float32 alone cannot decide the change
             step["slack"] = {p: NOISE * np.abs(d - step64["delta"][p]) for p, d in step["delta"].items()}
+            step["stats_slack"] = {p: NOISE * np.abs(v - step64["stats"][p]) for p, v in step["stats"].items()}
         for p, g2 in want[1]["grad"].items():  # the second step where Adam's first moment nearly cancels
             g1 = want[0]["grad"][p]
             kappa = (0.09 * np.abs(g1) + 0.1 * np.abs(g2)) / (np.abs(0.09 * g1 + 0.1 * g2) + 1e-30)
@@ -156,7 +157,10 @@ def test_batchnorm_statistics_follow_torch(student, rng):
             got = stats.get(path)
             if not isinstance(got, StudentArray) or got.shape != value.shape:
                 fail(f"After the {which} step, graded_train_steps reports no BatchNorm statistic {path}.")
-            if not bool(np.allclose(got.value, value, rtol=1e-4, atol=1e-4)):
+            # the second step's statistics come from the first step's parameters: where float32 moved those,
+            # the statistics may stray as far as torch's own float32 run strays from its float64 run
+            slack = want[k]["stats_slack"][path] if k else 0.0
+            if not bool(np.all(np.abs(got.value - value) <= 1e-4 + 1e-4 * np.abs(value) + slack)):
                 fail(f"After the {which} step, {path} is not torch's running statistic (largest difference"
                      f" {float(np.abs(got.value - value).max()):.3g}): the step must run the model in training"
                      " mode and keep the BatchNorm updates.", "batchnorm_train_mode")
