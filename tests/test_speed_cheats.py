@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import nbformat
 import numpy as np
 import pytest
 
-from pt2jax.checks import CheckFailed
+from pt2jax.checks import CheckFailed, load_helper
 from pt2jax.checks.speed import (
     InputSpec,
     ReferenceKernel,
@@ -41,6 +42,9 @@ def chain(x, y):
     return jax.nn.relu(x * y) + x
 
 honest = jax.jit(chain)
+
+def eager_max(x, y):                       # an honest eager answer (no jax.nn.relu: CHEATS slows that one)
+    return jnp.maximum(x * y, 0) + x
 
 _by_value, _by_id, hits = {}, {}, [0]
 def replay_value(x, y):                    # a cache keyed by the inputs' values
@@ -399,6 +403,28 @@ def test_remeasuring_stops_at_its_count_and_its_time_budget() -> None:
     assert Verdict.at_most(0.0, 1.0, "").passed and not Verdict.at_most(2.0, 1.0, "").passed
 
 
+def test_pooled_verdicts_judge_every_run_together_not_the_luckiest() -> None:
+    # 05's chain on a CPU is judged against the run's own references, pooled over the runs taken: a
+    # slow run then one fast run is not enough (best-of would pass it), a third fast run is
+    speed = load_helper(SPEED)
+
+    def run(student_ms: float) -> SpeedRun:
+        return SpeedRun("f", first_s=0.5, times_s=(student_ms * 1e-3,) * 5, baseline_s=(0.004,) * 5,
+                        first_compiles=1, later_compiles=0,
+                        references={"eager": ((0.004,),) * 5, "jit": ((0.001,),) * 5})
+
+    assert speed.chain_position(run(1.0)) == pytest.approx((0.0, 4.0))
+    assert speed.chain_position(SpeedRun.pooled([run(4.0), run(1.0), run(1.0)]))[0] == pytest.approx(0.0)
+    planned = iter([run(5.0), run(1.0), run(1.0)])
+    runs = Remeasured(lambda: next(planned), extra=2, budget_s=60, clock=_Clock())
+    assert runs.expect(speed.cpu_chain_verdict, pooled=True) is runs.runs[2] and len(runs.runs) == 3
+    best_of = Remeasured(iter([run(5.0), run(1.0)]).__next__, extra=2, budget_s=60, clock=_Clock())
+    assert best_of.expect(speed.cpu_chain_verdict) is best_of.runs[1]  # run by run, the second alone passes
+    slow = iter([run(4.0), run(3.0), run(1.0)])
+    with pytest.raises(CheckFailed, match="all of them together"):  # pooled: 4, 3, 1 ms is eager speed
+        Remeasured(slow.__next__, extra=2, budget_s=60, clock=_Clock()).expect(speed.cpu_chain_verdict, pooled=True)
+
+
 def test_references_timed_in_the_graders_own_kernel_through_the_same_path(student: KernelStudent) -> None:
     # the grader's references in a kernel with no student code, timed request by request beside the
     # student's calls: a 30 ms reference is seen as 30 ms, and the honest function is far faster than it
@@ -412,3 +438,96 @@ def test_references_timed_in_the_graders_own_kernel_through_the_same_path(studen
     assert [len(r) for r in run.references["slow"]] == [1] * len(run.times_s)  # one sample per timed request
     assert run.reference_s("slow") >= 0.025
     assert run.ratio_to("slow") < 0.5 and np.isfinite(run.ratio_to("jit"))
+
+
+# 05_jit's CPU verdict on the chain: the run's own references decide (autograder/05_jit/_speed.py) ------
+
+SPEED = Path(__file__).resolve().parents[1] / "autograder" / "05_jit" / "_speed.py"
+
+
+CLEAN = """
+import jax, jax.numpy as jnp
+honest = jax.jit(lambda x, y: jax.nn.relu(x * y) + x)
+def eager_max(x, y):
+    return jnp.maximum(x * y, 0) + x
+"""
+
+
+@pytest.fixture(scope="module")
+def clean_student() -> Iterator[KernelStudent]:
+    """An honest and an eager chain in a kernel of their own, sandboxed with the course's limits as a
+    grade's is (the module's kernel above has its library functions patched for good, which a grade
+    restores before every probe: its staged inputs are not waited for there)."""
+    with ReferenceKernel(CLEAN, limits=Limits()) as kernel:
+        yield kernel.student()
+
+
+def _chain_runs(student: KernelStudent, refs: ReferenceKernel | dict[str, ReferenceKernel], name: str, seed: int,
+                extra: int) -> Remeasured:
+    """Runs of ``name`` as 05's chain checks make them on a CPU (its shapes, requests, calls per request)."""
+    speed = load_helper(SPEED)
+    rng = np.random.default_rng(seed)
+    shape, per = speed.chain_shape(rng), speed.calls_per_request("chain")
+
+    def measure() -> SpeedRun:
+        calls = fresh_calls(rng, [shape, shape], 1 + speed.chain_requests() * per)
+        return measure_speed(student, name, calls, reference=_ref, rng=rng, per_request=per,
+                             kernel_references={"eager": "eager_chain", "jit": "jit_chain"}, reference_kernel=refs,
+                             min_bytes=3 * calls[0][0].nbytes)
+
+    return Remeasured(measure, extra=extra, budget_s=120)
+
+
+def test_a_run_that_cannot_show_the_graders_own_speedup_is_inconclusive(clean_student: KernelStudent) -> None:
+    # a real run whose references cannot differ: both of the grader's chains wait 30 ms first, as if a
+    # busy machine had slowed both alike. No run decides; the point then rests on the structure (a
+    # jitted function keeps it, with a note that becomes a `speed_inconclusive` flag), never on timing
+    speed = load_helper(SPEED)
+    source = ("import time, jax\n_chain = jax.jit(lambda x, y: jax.nn.relu(x * y) + x)\n"
+              "def jit_chain(x, y):\n    time.sleep(0.03)\n    return _chain(x, y)\n"
+              "def eager_chain(x, y):\n    time.sleep(0.03)\n    return jax.nn.relu(x * y) + x\n")
+    small = (np.ones((3, 5), np.float32), np.ones((3, 5), np.float32))
+    with ReferenceKernel(source) as refs:
+        runs = _chain_runs(clean_student, refs, "honest", seed=30, extra=1)
+        seen: list[list[Verdict]] = []
+        decide = speed.structure_decides(clean_student, "honest", small, "the check")
+        runs.expect(speed.cpu_chain_verdict, ("not_jitted",), inconclusive=lambda v: (seen.append(v), decide(v)),
+                    pooled=True)
+        assert len(runs.runs) == 2 and len(seen) == 1  # measured again first, then decided on structure
+        assert all(v.inconclusive and not v.passed for v in seen[0])
+        assert all(speed.chain_position(r)[1] < speed.CPU_MIN_GAP for r in runs.runs)
+        assert "too busy" in seen[0][0].message
+        (note,) = clean_student.check_notes
+        assert note.kind == "speed_inconclusive" and "too busy" in note.feedback
+        assert "No point was taken" in note.feedback
+        clean_student.check_notes.clear()
+        # an eager answer gains nothing from a machine too busy to measure: its structure fails it
+        eager = _chain_runs(clean_student, refs, "eager_max", seed=31, extra=0)
+        with pytest.raises(CheckFailed, match=r"not a jax\.jit.*too busy") as info:
+            eager.expect(speed.cpu_chain_verdict, ("not_jitted",), pooled=True,
+                         inconclusive=speed.structure_decides(clean_student, "eager_max", small, "the check"))
+        assert "not_jitted" in info.value.hints and not clean_student.check_notes
+        # without a way to decide, an inconclusive verdict is no pass
+        with pytest.raises(CheckFailed, match="too busy"):
+            eager.expect(speed.cpu_chain_verdict, pooled=True)
+
+
+def test_an_eager_answer_never_passes_the_chains_cpu_verdict(clean_student: KernelStudent) -> None:
+    # the grader's own references (05's REFERENCE_SOURCE, in sandboxes with the course's limits) beside
+    # an eager chain in every run the grader would take: each verdict fails or is inconclusive, never
+    # passes; an honest jitted chain in the same kernel, judged the same way, never fails
+    speed = load_helper(SPEED)
+    with ReferenceKernel(speed.REFERENCE_SOURCE, limits=Limits()) as one, \
+            ReferenceKernel(speed.REFERENCE_SOURCE, limits=Limits()) as other:
+        refs = {"eager": other, "jit": one}  # a kernel per reference, as 05's conftest.py opens them on a CPU
+        eager = _chain_runs(clean_student, refs, "eager_max", seed=32, extra=speed.REMEASURES)
+        undecided: list[list[Verdict]] = []
+        try:
+            eager.expect(speed.cpu_chain_verdict, ("not_jitted",), inconclusive=undecided.append, pooled=True)
+        except CheckFailed as exc:
+            assert "of the way from the jitted chain" in exc.feedback and "all of them together" in exc.feedback
+        else:  # it returned only because no run could decide (a busy machine)
+            assert undecided, [speed.chain_position(r) for r in eager.runs]
+        assert len(eager.runs) == 1 + speed.REMEASURES  # nothing passed: every extra run was taken
+        honest = _chain_runs(clean_student, refs, "honest", seed=33, extra=speed.REMEASURES)
+        honest.expect(speed.cpu_chain_verdict, ("not_jitted",), inconclusive=lambda v: None, pooled=True)

@@ -17,13 +17,19 @@ What public speed leaderboards learned (docs/grading.md, "Speed checks") decides
 * verdicts use **medians**, and a median below a **physical floor** (the fewest bytes the computation
   must move divided by the memory bandwidth the grader measured in the same run) is flagged as
   implausible and not rewarded;
-* **references** the verdicts compare with are the grader's own functions, run in the grader's process
-  on the same inputs, interleaved with the student's calls: the student's code cannot slow them;
-* a verdict that fails is **measured again** (:class:`Remeasured`): a whole fresh run, new inputs and new
-  draws, references re-timed beside it, at most a few more times within a time budget, and the best
-  run's verdict is kept. Other jobs' load only ever slows a run down, so an honest answer that a loaded
-  machine made look slow passes in a quieter run, while every run checks everything above again (a
-  cheat fails in each run, an eager answer is slower than the line in each).
+* **references** the verdicts compare with are the grader's own functions on the same inputs: in the
+  grader's process (``references``), or in a kernel of the grader's own (:class:`ReferenceKernel`,
+  ``kernel_references``) through the very request path the student's function is timed by, request by
+  request beside it, the sides in an order drawn afresh for each request; the student's code cannot
+  slow them. :meth:`SpeedRun.position` places the student between two references in log space, with
+  the run's own gap between them (a gap near 1 means the run could not tell them apart);
+* a verdict that fails, or that the run could not give (:meth:`Verdict.unmeasurable`), is **measured
+  again** (:class:`Remeasured`): a whole fresh run, new inputs and new draws, references re-timed beside
+  it, at most a few more times within a time budget, and the best run's verdict is kept. Other jobs'
+  load only ever slows a run down, so an honest answer that a loaded machine made look slow passes in a
+  quieter run, while every run checks everything above again (a cheat fails in each run, an eager
+  answer is slower than the line in each). When no run could measure, the check decides otherwise
+  (05_jit: on the function's structure, with a flag for the instructor), never on the timing alone.
 """
 
 from __future__ import annotations
@@ -133,6 +139,20 @@ class SpeedRun:
     bandwidth_bps: float | None = None
     min_bytes: int | None = None
 
+    @classmethod
+    def pooled(cls, runs: Sequence[SpeedRun]) -> SpeedRun:
+        """Several runs of one function (same shapes) as one: their timed requests side by side, each
+        still paired with the references timed beside it. For verdicts judged by the run's own
+        references, where the load on the machine moves both sides alike: more requests make a better
+        estimate, where the best of several runs would favour a slow answer's luckiest run."""
+        first = runs[0]
+        bandwidths = [r.bandwidth_bps for r in runs if r.bandwidth_bps]
+        return cls(name=first.name, first_s=first.first_s, times_s=tuple(t for r in runs for t in r.times_s),
+                   baseline_s=tuple(b for r in runs for b in r.baseline_s), first_compiles=first.first_compiles,
+                   later_compiles=sum(r.later_compiles for r in runs),
+                   references={k: tuple(q for r in runs for q in r.references[k]) for k in first.references},
+                   bandwidth_bps=float(np.median(bandwidths)) if bandwidths else None, min_bytes=first.min_bytes)
+
     @property
     def median_s(self) -> float:
         """The student's median time per call: one call, however fast, cannot move it."""
@@ -150,6 +170,21 @@ class SpeedRun:
         ratios = [max(t - minus_noise * self.noise_s, 0.75 * t) / max(float(np.median(r)), 1e-9)
                   for t, r in zip(self.times_s, self.references[name], strict=True)]
         return float(np.median(ratios))
+
+    def position(self, fast: str, slow: str) -> tuple[float, float]:
+        """Where the student's time sits between two of the grader's references timed beside it, in log
+        space, and the run's own gap between them: ``(median log(s/fast) / median log(slow/fast),
+        exp(median log(slow/fast)))`` over the timed requests, each request's three times measured moments
+        apart. 0 is the ``fast`` reference's speed, 1 the ``slow`` one's; below 0.5 the student is nearer
+        the fast one. The gap is what the run could show at all: near 1 the machine was too busy (or too
+        noisy) for the two references to differ, and the position means nothing (``nan`` when the gap
+        is not above 1)."""
+        floor = 1e-6  # a time the baseline's noise took to 0 counts as a microsecond
+        s = np.log(np.maximum(np.asarray(self.times_s), floor))
+        f = np.log(np.maximum([float(np.median(r)) for r in self.references[fast]], floor))
+        w = np.log(np.maximum([float(np.median(r)) for r in self.references[slow]], floor))
+        gap = float(np.median(w - f))
+        return (float(np.median(s - f)) / gap if gap > 0 else math.nan), float(math.exp(gap))
 
     @property
     def noise_s(self) -> float:
@@ -275,7 +310,7 @@ def measure_speed(
     full_checks: int = 2,
     hints: Sequence[str] = (),
     kernel_references: Mapping[str, str] | None = None,
-    reference_kernel: ReferenceKernel | None = None,
+    reference_kernel: ReferenceKernel | Mapping[str, ReferenceKernel] | None = None,
 ) -> SpeedRun:
     """Time ``name`` on ``calls`` and check every timed output; see the module docstring.
 
@@ -288,7 +323,8 @@ def measure_speed(
     bytes one call must move (the physical floor). ``kernel_references`` (label -> function name) are
     timed instead in ``reference_kernel``, the grader's own kernel, through the very request path the
     student's function is timed by (stage, baseline, timed), request by request beside the student's:
-    like is compared with like (the kernel's memory behaviour and bookkeeping are on both sides)."""
+    like is compared with like (the kernel's memory behaviour and bookkeeping are on both sides); a
+    mapping (label -> kernel) times each reference in a kernel of its own."""
     import jax
 
     per = max(1, int(per_request))
@@ -308,22 +344,27 @@ def measure_speed(
     walls: list[float] = []
     baselines: list[float] = []
     compiles: list[int] = []
-    clean = reference_kernel.student() if kernel_references and reference_kernel is not None else None
-    kref_walls: dict[str, list[float]] = {k: [] for k in kernel_references or {}} if clean else {}
+    kernels: dict[str, ReferenceKernel | None] = (
+        dict(reference_kernel) if isinstance(reference_kernel, Mapping)
+        else dict.fromkeys(kernel_references or {}, reference_kernel))
+    found = {k: kernels.get(k) for k in kernel_references or {}}
+    cleans = {k: kernel.student() for k, kernel in found.items() if kernel is not None} \
+        if found and all(kernel is not None for kernel in found.values()) else {}
+    kref_walls: dict[str, list[float]] = {k: [] for k in cleans}
     kref_bases: dict[str, list[float]] = {k: [] for k in kref_walls}
 
-    def time_in_clean_kernel(slot: str, group: Sequence[Sequence[InputSpec]], out: Mapping[str, Any]) -> None:
-        """The grader's references on this request's inputs, the way the student's function was timed."""
-        assert clean is not None and kernel_references is not None
-        for key, fn_name in kernel_references.items():
-            ref_slot = f"ref-{key}-{slot}"
-            clean.speed_op("stage", fn_name, slot=ref_slot, calls=[[s.wire() for s in specs] for specs in group],
-                           out=dict(out))
-            _, rbase = clean.speed_op("timed", fn_name, slot=ref_slot, positions=wire_positions, baseline=True)
-            _, rwall = clean.speed_op("timed", fn_name, slot=ref_slot, positions=wire_positions)
-            clean.speed_op("release", fn_name, slot=ref_slot)
-            kref_bases[key].append(float(rbase) / len(group))
-            kref_walls[key].append(float(rwall) / len(group))
+    def time_in_clean_kernel(key: str, slot: str, group: Sequence[Sequence[InputSpec]], out: Mapping[str, Any]) -> None:
+        """One of the grader's references on this request's inputs, the way the student's function is timed."""
+        assert kernel_references is not None
+        clean, fn_name = cleans[key], kernel_references[key]
+        ref_slot = f"ref-{key}-{slot}"
+        clean.speed_op("stage", fn_name, slot=ref_slot, calls=[[s.wire() for s in specs] for specs in group],
+                       out=dict(out))
+        _, rbase = clean.speed_op("timed", fn_name, slot=ref_slot, positions=wire_positions, baseline=True)
+        _, rwall = clean.speed_op("timed", fn_name, slot=ref_slot, positions=wire_positions)
+        clean.speed_op("release", fn_name, slot=ref_slot)
+        kref_bases[key].append(float(rbase) / len(group))
+        kref_walls[key].append(float(rwall) / len(group))
 
     def want_of(specs: Sequence[InputSpec]) -> tuple[np.ndarray, list[np.ndarray], list[Any]]:
         arrays = [regenerate(s) for s in specs]
@@ -333,44 +374,54 @@ def measure_speed(
             out = out.detach().cpu().numpy()
         return np.asarray(out), host, arrays
 
+    def time_the_student(i: int, slot: str, group: Sequence[Sequence[InputSpec]], out: Mapping[str, Any],
+                         expected: Sequence[tuple[np.ndarray, list[np.ndarray], list[Any]]]) -> None:
+        student.speed_op("stage", name, slot=slot, calls=[[s.wire() for s in specs] for specs in group], out=dict(out))
+        _, base = student.speed_op("timed", name, slot=slot, positions=wire_positions, baseline=True)
+        reports, wall = student.speed_op("timed", name, slot=slot, positions=wire_positions)
+        if not (isinstance(reports, list) and len(reports) == len(group)):
+            _fail(f"{label}: the grader got no report of what the timed calls returned.")
+        for key in ref_times if i else ():
+            ref_times[key].append([])
+        for j, (specs, facts) in enumerate(zip(group, reports, strict=True)):
+            want, host, arrays = expected[j]
+            what = "the first call" if i == 0 else f"timed call {(i - 1) * per + j + 1}"
+            compiles.append(_check_facts(student, f"{label} ({what})", facts, want, host, positions, dtype,
+                                         rtol, atol, hints))
+            if i == 0:
+                for fn in refs.values():  # warm-up (compiles) of the grader's own functions
+                    median_time(fn, arrays)
+                median_time(copy, arrays[:1])
+                continue
+            for key, fn in refs.items():
+                ref_times[key][-1].append(median_time(fn, arrays))
+            bandwidth.append(2 * specs[0].nbytes / max(median_time(copy, arrays[:1]), 1e-9))
+            if picked.get(i) == j:
+                got, _ = student.speed_op("fetch", name, slot=slot, index=j)
+                close = isinstance(got, StudentArray) and got.shape == want.shape and bool(
+                    np.allclose(got.value.astype(np.float64), want, rtol=rtol, atol=atol, equal_nan=True))
+                if not close:
+                    _fail(f"{label} ({what}, read back whole after timing) differs from the reference: its"
+                          " sampled values matched when it returned, so the rest of the array was written"
+                          " later or not at all.", ("deferred_result",))
+        student.speed_op("release", name, slot=slot)
+        baselines.append(float(base) / len(group))
+        walls.append(float(wall) / len(group))
+
+    # within each request the student's side and each kernel reference are timed in an order drawn
+    # afresh (a drift in the machine's load over a request cannot favour one side); the draws are the
+    # grader's and never reach the kernel
+    sides = ["", *kref_walls]
     try:
         for i, group in enumerate(requests):
             slot = f"{i}"
             expected = [want_of(specs) for specs in group]
             out = {"shape": list(expected[0][0].shape), "dtype": dtype}
-            student.speed_op("stage", name, slot=slot, calls=[[s.wire() for s in specs] for specs in group], out=out)
-            _, base = student.speed_op("timed", name, slot=slot, positions=wire_positions, baseline=True)
-            reports, wall = student.speed_op("timed", name, slot=slot, positions=wire_positions)
-            if not (isinstance(reports, list) and len(reports) == len(group)):
-                _fail(f"{label}: the grader got no report of what the timed calls returned.")
-            for key in ref_times if i else ():
-                ref_times[key].append([])
-            for j, (specs, facts) in enumerate(zip(group, reports, strict=True)):
-                want, host, arrays = expected[j]
-                what = "the first call" if i == 0 else f"timed call {(i - 1) * per + j + 1}"
-                compiles.append(_check_facts(student, f"{label} ({what})", facts, want, host, positions, dtype,
-                                             rtol, atol, hints))
-                if i == 0:
-                    for fn in refs.values():  # warm-up (compiles) of the grader's own functions
-                        median_time(fn, arrays)
-                    median_time(copy, arrays[:1])
-                    continue
-                for key, fn in refs.items():
-                    ref_times[key][-1].append(median_time(fn, arrays))
-                bandwidth.append(2 * specs[0].nbytes / max(median_time(copy, arrays[:1]), 1e-9))
-                if picked.get(i) == j:
-                    got, _ = student.speed_op("fetch", name, slot=slot, index=j)
-                    close = isinstance(got, StudentArray) and got.shape == want.shape and bool(
-                        np.allclose(got.value.astype(np.float64), want, rtol=rtol, atol=atol, equal_nan=True))
-                    if not close:
-                        _fail(f"{label} ({what}, read back whole after timing) differs from the reference: its"
-                              " sampled values matched when it returned, so the rest of the array was written"
-                              " later or not at all.", ("deferred_result",))
-            student.speed_op("release", name, slot=slot)
-            if clean is not None:
-                time_in_clean_kernel(slot, group, out)
-            baselines.append(float(base) / len(group))
-            walls.append(float(wall) / len(group))
+            for k in rng.permutation(len(sides)) if len(sides) > 1 else (0,):
+                if sides[int(k)]:
+                    time_in_clean_kernel(sides[int(k)], slot, group, out)
+                else:
+                    time_the_student(i, slot, group, out, expected)
     finally:
         with contextlib.suppress(CheckFailed):
             student.speed_op("release", name)
@@ -434,15 +485,18 @@ def expect_compiled(trace: Trace, what: str, *, loop: bool = False, max_count: M
 class Verdict:
     """One speed verdict on one run: ``margin`` is how far the run is past the line, as a factor (the
     speedup over the one asked for, or the allowed ratio over the measured one): at least 1 passes.
-    ``shown`` is the run's figure for the feedback (e.g. ``"0.62x"``), ``message`` the feedback."""
+    ``shown`` is the run's figure for the feedback (e.g. ``"0.62x"``), ``message`` the feedback. An
+    ``inconclusive`` verdict is one the run could not give (the grader's own references did not differ
+    enough in it to tell a fast answer from a slow one): it neither passes nor fails."""
 
     margin: float
     message: str
     shown: str = ""
+    inconclusive: bool = False
 
     @property
     def passed(self) -> bool:
-        return bool(self.margin >= 1.0)
+        return bool(self.margin >= 1.0) and not self.inconclusive
 
     @classmethod
     def at_least(cls, got: float, need: float, message: str, shown: str = "") -> Verdict:
@@ -453,6 +507,11 @@ class Verdict:
     def at_most(cls, got: float, limit: float, message: str, shown: str = "") -> Verdict:
         """A verdict that passes when ``got <= limit``."""
         return cls(limit / got if got > 0 else math.inf, message, shown)
+
+    @classmethod
+    def unmeasurable(cls, message: str, shown: str = "") -> Verdict:
+        """A verdict the run cannot give (see ``inconclusive``); ``message`` says why."""
+        return cls(0.0, message, shown, inconclusive=True)
 
 
 class Remeasured:
@@ -502,22 +561,51 @@ class Remeasured:
             self._take()
         return self.runs[0]
 
-    def expect(self, judge: Callable[[SpeedRun], Verdict], hints: Sequence[str] = ()) -> SpeedRun:
-        """Pass if ``judge`` passes on any run (re-measuring while it fails and there is room); else fail
-        with the best run's feedback. Returns the run that passed."""
+    def expect(self, judge: Callable[[SpeedRun], Verdict], hints: Sequence[str] = (),
+               inconclusive: Callable[[list[Verdict]], None] | None = None, *, pooled: bool = False) -> SpeedRun:
+        """Pass if ``judge`` passes on any run (re-measuring while no run passed and there is room); else
+        fail with the best run's feedback. Returns the run that passed.
+
+        ``pooled``: ``judge`` sees the runs made so far pooled into one (:meth:`SpeedRun.pooled`), not each
+        run alone: for verdicts against the run's own references, which other jobs' load moves on both
+        sides (the best of several runs would be a slow answer's luckiest one); the verdict is then the
+        first pooled one that passes, else the one on every run.
+
+        A run whose verdict is inconclusive (``Verdict.unmeasurable``) is measured again like a failing
+        one. When no run passed and the verdict that counts (pooled: the last; else any) is
+        inconclusive, the timing decides nothing: with ``inconclusive`` given, it is called with the
+        verdicts and decides (it raises CheckFailed to fail on other grounds, such as the function's
+        structure, or returns to keep the point), and the last run is returned; without it, the check
+        fails as if the verdict had failed."""
         self.first()
-        verdicts = [judge(run) for run in self.runs]
+
+        def verdict(k: int) -> Verdict:
+            return judge(SpeedRun.pooled(self.runs[:k + 1]) if pooled else self.runs[k])
+
+        verdicts = [verdict(k) for k in range(len(self.runs))]
         while not any(v.passed for v in verdicts) and self._room():
             self._take()
-            verdicts.append(judge(self.runs[-1]))
-        best = max(range(len(verdicts)), key=lambda i: verdicts[i].margin)
-        if verdicts[best].passed:
-            return self.runs[best]
+            verdicts.append(verdict(len(self.runs) - 1))
+        passed = [i for i, v in enumerate(verdicts) if v.passed]
+        if passed:
+            return self.runs[passed[0] if pooled else max(passed, key=lambda i: verdicts[i].margin)]
+        undecided = verdicts[-1].inconclusive if pooled else any(v.inconclusive for v in verdicts)
+        if inconclusive is not None and undecided:
+            inconclusive(verdicts)
+            return self.runs[-1]
+        conclusive = [i for i, v in enumerate(verdicts) if not v.inconclusive]
+        best = (len(verdicts) - 1 if pooled
+                else max(conclusive or range(len(verdicts)), key=lambda i: verdicts[i].margin))
         n = len(verdicts)
         shown = ", ".join(v.shown for v in verdicts if v.shown)
-        note = (f" The best of {n} runs, each on new inputs with the grader's references timed beside it"
-                f"{f' ({shown})' if shown else ''}: a speed check that fails is measured again, since"
-                " other jobs on the machine can only slow a run down." if n > 1 else "")
+        if pooled:
+            added = f" ({shown}, as the runs were added)" if shown else ""
+            note = (f" Measured in {n} runs, each on new inputs with the grader's references timed beside it, judged"
+                    f" on all of them together{added}." if n > 1 else "")
+        else:
+            note = (f" The best of {n} runs, each on new inputs with the grader's references timed beside it"
+                    f"{f' ({shown})' if shown else ''}: a speed check that fails is measured again, since"
+                    " other jobs on the machine can only slow a run down." if n > 1 else "")
         raise CheckFailed(verdicts[best].message + note, tuple(hints))
 
 
