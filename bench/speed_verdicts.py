@@ -1,9 +1,11 @@
 """Calibration of 05_jit's CPU speed verdicts on the chain relu(x * y) + x (issue 15).
 
 In real sandboxed kernels, as a grade runs them: a "student" kernel holding an honest jitted chain, an
-eager chain and a chain that converts to NumPy inside, and the grader's reference kernel
-(`checks.speed.ReferenceKernel` with autograder/05_jit/_speed.py's REFERENCE_SOURCE and the course's
-limits). Each run is one `measure_speed` of one variant with the grader's eager and jitted chains timed
+eager chain and a chain that converts to NumPy inside (with two JAX CPU devices, as 05's locked setup
+cell sets), and the grader's reference kernels (`checks.speed.ReferenceKernel` with
+autograder/05_jit/_speed.py's REFERENCE_SOURCE and the course's limits; the eager and the jitted chain
+each in its own, as autograder/05_jit/conftest.py opens them on a CPU; `--one-reference-kernel`: both
+in one). Each run is one `measure_speed` of one variant with the grader's eager and jitted chains timed
 beside it (shapes, requests and calls per request from _speed.py unless overridden); the variants take
 turns run by run, so load drifts hit all alike. Printed per run: the run's gap (the grader's own eager
 over jitted chain, median over requests), the student's position between them in log space (0: the
@@ -42,6 +44,7 @@ SPEED = REPO / "autograder" / "05_jit" / "_speed.py"
 
 STUDENT_SOURCE = """
 import jax, jax.numpy as jnp, numpy as np
+jax.config.update("jax_num_cpu_devices", 2)  # as 05's locked setup cell does
 
 def eager(x, y):
     return jax.nn.relu(x * y) + x
@@ -141,8 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--per", type=int, help="calls per timed request")
     ap.add_argument("--requests", type=int, help="timed requests per run")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--kernel-per-reference", action="store_true",
-                    help="time the eager and the jitted reference each in a reference kernel of its own")
+    ap.add_argument("--one-reference-kernel", action="store_true",
+                    help="time both references in one kernel (the grader gives each its own on a CPU)")
+    ap.add_argument("--kernel-per-reference", action="store_true", help=argparse.SUPPRESS)  # the default
     ap.add_argument("--json", type=Path)
     ap.add_argument("--analyze", type=Path, nargs="+", help="print the summary of earlier --json files, run nothing")
     args = ap.parse_args(argv)
@@ -166,11 +170,12 @@ def main(argv: list[str] | None = None) -> int:
                 ReferenceKernel(speed.REFERENCE_SOURCE, limits=limits) as one, \
                 ReferenceKernel(speed.REFERENCE_SOURCE, limits=limits) as other:
             student = kernel.student()
-            refs: Any = {"eager": one, "jit": other} if args.kernel_per_reference else one
+            refs: Any = one if args.one_reference_kernel else {"eager": one, "jit": other}
             for k in {id(r): r for r in (refs.values() if isinstance(refs, dict) else [refs])}.values():
                 k.student()
             print(f"sandboxed: student {kernel.sandboxed}, references {one.sandboxed}"
-                  f"{' (a kernel per reference)' if args.kernel_per_reference else ''}; busy loops {args.busy};"
+                  f"{' (one kernel for both)' if args.one_reference_kernel else ' (a kernel each)'};"
+                  f" busy loops {args.busy};"
                   f" rows {speed.CHAIN_ROWS} cols {speed.CHAIN_COLS}, {requests} requests of {per} calls;"
                   f" lines: gap >= {speed.CPU_MIN_GAP}, position < {speed.CPU_MAX_POSITION}", flush=True)
             for r in range(args.runs):
