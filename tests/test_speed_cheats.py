@@ -478,6 +478,7 @@ def _chain_runs(student: KernelStudent, refs: ReferenceKernel | dict[str, Refere
     return Remeasured(measure, extra=extra, budget_s=120)
 
 
+@pytest.mark.slow  # ~50 s: several whole speed runs against sleeping references: make test-slow
 def test_a_run_that_cannot_show_the_graders_own_speedup_is_inconclusive(clean_student: KernelStudent) -> None:
     # a real run whose references cannot differ: both of the grader's chains wait 30 ms first, as if a
     # busy machine had slowed both alike. No run decides; the point then rests on the structure (a
@@ -512,6 +513,7 @@ def test_a_run_that_cannot_show_the_graders_own_speedup_is_inconclusive(clean_st
             eager.expect(speed.cpu_chain_verdict, pooled=True)
 
 
+@pytest.mark.slow  # ~40 s: sandboxed reference kernels and several runs: make test-slow
 def test_an_eager_answer_never_passes_the_chains_cpu_verdict(clean_student: KernelStudent) -> None:
     # the grader's own references (05's REFERENCE_SOURCE, in sandboxes with the course's limits) beside
     # an eager chain in every run the grader would take: each verdict fails or is inconclusive, never
