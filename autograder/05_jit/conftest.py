@@ -38,3 +38,9 @@ def eager_reference_kernel(reference_kernel):
         return
     with ReferenceKernel(speed.REFERENCE_SOURCE, limits=_limits()) as kernel:
         yield kernel
+
+
+@pytest.fixture(scope="session")
+def chain_reference_kernels(reference_kernel, eager_reference_kernel):
+    """The kernels the chain's two references are timed in, by label (measure_speed's reference_kernel)."""
+    return {"eager": eager_reference_kernel, "jit": reference_kernel}

@@ -100,17 +100,16 @@ def _expect_chain_speed(student, rng, reference_kernels, gpu_verdict, check):
 
 
 @graded("ex02_chain_check", points=1)
-def test_jitted_chain_beats_eager(student, rng, reference_kernel, eager_reference_kernel):
+def test_jitted_chain_beats_eager(student, rng, chain_reference_kernels):
     """The jitted chain, timed by the grader on fresh inputs, is faster than the grader's eager chain."""
-    kernels = {"eager": eager_reference_kernel, "jit": reference_kernel}
-    _expect_chain_speed(student, rng, kernels, _beats_eager, "test_jitted_chain_beats_eager")
+    _expect_chain_speed(student, rng, chain_reference_kernels, _beats_eager, "test_jitted_chain_beats_eager")
 
 
 @graded("ex02_chain_check", points=1)
-def test_jitted_chain_as_fast_as_the_reference(student, rng, reference_kernel, eager_reference_kernel):
+def test_jitted_chain_as_fast_as_the_reference(student, rng, chain_reference_kernels):
     """The jitted chain's time is close to the grader's jitted chain on the same inputs."""
-    kernels = {"eager": eager_reference_kernel, "jit": reference_kernel}
-    _expect_chain_speed(student, rng, kernels, _close_to_jit, "test_jitted_chain_as_fast_as_the_reference")
+    _expect_chain_speed(student, rng, chain_reference_kernels, _close_to_jit,
+                        "test_jitted_chain_as_fast_as_the_reference")
 
 
 # Exercise 3 -------------------------------------------------------------------------------------
