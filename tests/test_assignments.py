@@ -22,7 +22,7 @@ from pt2jax.kit.check import MISCONCEPTIONS, hint_text
 from pt2jax.nbmeta import exercise_of, grade_cells
 
 COURSE = CourseDir(REPO)
-SELF_CHECKS_ALIGNED = {"01_arrays", "02_autodiff", "03_resnet", "04_training"}
+SELF_CHECKS_ALIGNED = {"01_arrays", "02_autodiff", "03_resnet", "04_training", "05_jit"}
 ASSIGNMENTS = COURSE.assignments()
 
 
@@ -73,7 +73,9 @@ def test_solution_full_marks(assignment: str, tmp_path: Path) -> None:
                 extra=("--compile-cache", str(cache), "--warm-cache") if warms else ())
     failed = [(t["name"], t["feedback"]) for t in sol["tests"] if not t["passed"]]
     assert sol["score"] == sol["max_score"] > 0, failed
-    assert not sol["flags"], sol["flags"]
+    # no flag at all, but the one that says the machine was too busy to judge a speed (informational: the
+    # point then rests on the function's structure; a loaded CI box may raise it for 05's chain)
+    assert not [f for f in sol["flags"] if f["kind"] != "speed_inconclusive"], sol["flags"]
     assert not warms or ((cache / WARM_MARK).exists() and len(list(cache.iterdir())) > 1)
 
 

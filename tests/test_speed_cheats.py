@@ -249,6 +249,21 @@ def test_patched_clocks_and_waiting_change_nothing(student: KernelStudent) -> No
     assert _run(student, "heavy", n=4).median_s > 0.5 * work_s
 
 
+def test_staged_inputs_are_ready_before_a_timed_request_even_with_waiting_patched(student: KernelStudent) -> None:
+    # jax.block_until_ready is a no-op in this kernel (CHEATS): staging still leaves no input half made, so
+    # a baseline request (whose cost is subtracted from the student's) cannot absorb the work of making them
+    specs = [[InputSpec(seed=7 + i, shape=(1500, 2000), scale=1.0).wire()] for i in range(4)]
+    start = time.perf_counter()
+    student.speed_op("stage", "honest", slot="big", calls=specs)
+    stage_s = time.perf_counter() - start
+    start = time.perf_counter()
+    student.speed_op("timed", "honest", slot="big", positions=[0, 1], baseline=True)
+    baseline_s = time.perf_counter() - start
+    student.speed_op("release", "honest")
+    # measured: 0.01 s against 0.6 s; with the staging waiting through the patched function, 0.12 s against 0.45
+    assert baseline_s < 0.15 * stage_s, (baseline_s, stage_s)
+
+
 def test_the_graders_reference_is_not_slowed_by_the_notebook(student: KernelStudent) -> None:
     jax = pytest.importorskip("jax")
     eager = lambda x, y: jax.nn.relu(x * y) + x  # noqa: E731  (the grader's own, in its own process)

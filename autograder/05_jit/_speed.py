@@ -44,7 +44,7 @@ CPU_MIN_GAP = 1.6
 CPU_MAX_VS_JIT = 3.0  # ex03's mlp against the grader's jitted mlp (one reference: a fixed line)
 NOISE_SIGMAS = 3.0
 # A CPU speed verdict that fails or is inconclusive is measured again (checks.speed.Remeasured: a whole
-# fresh run, the references re-timed beside it; the chain judged on the runs pooled, ex03 and ex09 on
+# fresh run, the references re-timed beside it; the chain judged on the runs pooled, ex03 and ex10 on
 # the best run, since other jobs' load only slows a run there). At most REMEASURES more runs per
 # function, and only while one more (as long as the longest so far) fits in REMEASURE_BUDGET_S seconds:
 # 90 s lets the chain take its third run at the ~25-38 s a run takes with a busy loop beside it (a

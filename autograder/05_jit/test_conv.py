@@ -1,4 +1,4 @@
-"""Hidden checks for exercise 9 of 05_jit: the student's own 3x3 convolution (values, gradients, no
+"""Hidden checks for exercise 10 of 05_jit: the student's own 3x3 convolution (values, gradients, no
 convolution inside, and faster than XLA's own on 2x2 maps as the grader measures it on a CPU)."""
 
 from pathlib import Path
@@ -29,7 +29,7 @@ def _case(rng):
     return x, w
 
 
-@graded("ex09_conv_check", points=1)
+@graded("ex10_conv_check", points=1)
 def test_conv_values(student, rng):
     """conv3x3(x, w) equals lax.conv_general_dilated (stride 1, padding 1) on grade-time shapes."""
     for _ in range(2):
@@ -38,7 +38,7 @@ def test_conv_values(student, rng):
         expect_close(got, _lax_conv(x, w), f"conv3x3(x, w) for x {x.shape}, w {w.shape}", hints=["nchw_nhwc"])
 
 
-@graded("ex09_conv_check", points=1)
+@graded("ex10_conv_check", points=1)
 def test_conv_gradients_and_no_convolution(student, rng):
     """Its gradients with respect to x and w equal lax's, and its jaxpr holds no convolution."""
     import jax
@@ -62,7 +62,7 @@ def test_conv_gradients_and_no_convolution(student, rng):
            f" {trace.count(*CONV_PRIMITIVES)}): the exercise asks for slices and one matmul.")
 
 
-@graded("ex09_conv_check", points=1)
+@graded("ex10_conv_check", points=1)
 def test_conv_faster_than_lax_on_2x2_maps(student, rng, reference_kernel):
     """conv3x3_jit on 2x2 maps, timed by the grader on fresh inputs, beats the grader's jitted lax
     convolution on a CPU (on a GPU it must stay within 3x of it)."""

@@ -266,6 +266,12 @@ MISCONCEPTIONS: dict[str, tuple[str, str]] = {
         "The first call of a jitted function traces and compiles it (tens of milliseconds to seconds)."
         " Time that call apart and report the median of the later calls as the steady-state time.",
     ),
+    "stage_inputs": (
+        "profiling a stage on an input it never sees",
+        "A stage's cost depends on the shape of what it receives: in a model, stage k runs on the output of"
+        " stage k-1, not on the model's input or a made-up batch. Feed each stage the previous stage's output"
+        " and time it there (torch's profiler sees the real activations because it watches one forward pass).",
+    ),
     "recompiles": (
         "recompiling on every call",
         "jax.jit compiles once per input shape, dtype and static argument value, then reuses the program."

@@ -159,23 +159,51 @@ VARIANTS = {
         },
         "lost": {"ex08_bytes_check": 2},
     },
+    "profile_on_the_model_input": {
+        "description": "times every stage on the model's input, as one might feed each submodule a random batch"
+        " of the input's shape: stages run at shapes the model never gives them",
+        "answers": {
+            "ex09_profile": (
+                "def profile_stages(stages, x, n=3):\n"
+                "    return {name: time_it(f, x, n=n)[1] for name, f in stages}\n"
+            ),
+        },
+        "lost": {"ex09_profile_check": 1},
+        "hints": {"ex09_profile_check": ["stage_inputs"]},
+    },
+    "profile_one_call_each": {
+        "description": "times each stage once, its first call: compilation counted as the stage's run time",
+        "answers": {
+            "ex09_profile": (
+                "def profile_stages(stages, x, n=3):\n"
+                "    times = {}\n"
+                "    for name, f in stages:\n"
+                "        start = time.perf_counter()\n"
+                "        x = jax.block_until_ready(f(x))\n"
+                "        times[name] = time.perf_counter() - start\n"
+                "    return times\n"
+            ),
+        },
+        "lost": {"ex09_profile_check": 1},
+        "hints": {"ex09_profile_check": ["compile_in_timing"]},
+    },
     "library_conv_inside": {
         "description": "writes conv3x3 with lax.conv_general_dilated after all: right values and gradients, but a"
         " convolution in its jaxpr and no faster than XLA's own on 2x2 maps",
         "answers": {
-            "ex09_conv": (
+            "ex10_conv": (
                 "def conv3x3(x, w):\n"
                 "    return lax.conv_general_dilated(x, w, (1, 1), ((1, 1), (1, 1)),\n"
                 '                                    dimension_numbers=("NHWC", "HWIO", "NHWC"))\n'
             ),
         },
-        "lost": {"ex09_conv_check": 2},
+        "lost": {"ex10_conv_check": 2},
     },
     "windows_in_the_wrong_order": {
         "description": "concatenates the 9 windows column-major (j outer, i inner) while reshaping the HWIO kernel"
         " row-major: every output pairs windows with the wrong kernel taps",
         "answers": {
-            "ex09_conv": (
+            "ex10_conv": (
                 "def conv3x3(x, w):\n"
                 "    n, h, wd, cin = x.shape\n"
                 "    xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))\n"
@@ -184,7 +212,7 @@ VARIANTS = {
                 "    return (cols.reshape(-1, 9 * cin) @ w.reshape(9 * cin, -1)).reshape(n, h, wd, -1)\n"
             ),
         },
-        "lost": {"ex09_conv_check": 3},
+        "lost": {"ex10_conv_check": 3},
     },
     "other_spellings": {
         "description": "honest answers written differently: a decorated chain with jnp.maximum, lax.cond for the"
@@ -232,7 +260,21 @@ VARIANTS = {
                 "    params = optax.apply_updates(params, jax.tree.map(lambda g: -lr * g, grads))\n"
                 "    return nnx.state(nnx.merge(graphdef, params, rest)), loss\n"
             ),
-            "ex09_conv": (
+            "ex09_profile": (
+                "def profile_stages(stages, x, n=3):\n"
+                "    profile, current = {}, x\n"
+                "    for name, stage in stages:\n"
+                "        jax.block_until_ready(stage(current))  # compile first\n"
+                "        times = []\n"
+                "        for _ in range(n):\n"
+                "            t0 = time.perf_counter()\n"
+                "            out = jax.block_until_ready(stage(current))\n"
+                "            times.append(time.perf_counter() - t0)\n"
+                "        profile[name] = float(sorted(times)[len(times) // 2])\n"
+                "        current = out\n"
+                "    return profile\n"
+            ),
+            "ex10_conv": (
                 "def conv3x3(x, w):\n"
                 "    h, wd = x.shape[1], x.shape[2]\n"
                 "    xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))\n"
