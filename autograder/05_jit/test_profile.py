@@ -50,8 +50,8 @@ def test_the_profile_points_at_the_slow_stage(student, rng):
     expect(0.8 * slow_s <= got < 0.3, f"profile_stages gave stage {slow_name} {got:.3f} s; each of its calls takes"
            f" {slow_s:.3f} s and only its first one 0.5 s (as if compiling): time n calls after the first and take"
            " their median.", "compile_in_timing")
-    short = [f"{k} {v * 1e3:.2f} ms (a call takes {s * 1e3:.1f} ms)" for k, v, s in zip(names, profile.values(), sleeps)
-             if v < 0.8 * s]
+    short = [f"{k} {v * 1e3:.2f} ms (a call takes {s * 1e3:.1f} ms)"
+             for k, v, s in zip(names, profile.values(), sleeps, strict=True) if v < 0.8 * s]
     expect(not short, "some stages were given less time than one call takes: " + "; ".join(short)
            + ". Time every call from its start until its result is ready.", "block_until_ready")
     expect(max(profile, key=profile.get) == slow_name, f"the profile's largest entry is"
