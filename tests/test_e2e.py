@@ -260,8 +260,20 @@ def test_plots_and_treescope_views_render_in_lab(playwright_browser: Any, lab: d
         # The Lab restores earlier tabs (e.g. the round trip's notebook): pick this notebook's panel.
         panel = page.locator(".jp-NotebookPanel", has_text=RENDER_MARK)
         expect(panel.locator(".jp-CodeCell")).to_have_count(2)
-        page.locator(".lm-MenuBar-itemLabel", has_text="Run").click()
-        page.locator(".lm-Menu-itemLabel").get_by_text("Run All Cells", exact=True).click()
+        # focus this notebook first: a restored tab may be the current one, and "Run All Cells" runs the
+        # current notebook (seen once under load: the cells stayed unrun while the other tab took them)
+        prompt = panel.locator(".jp-CodeCell").first.locator(".jp-InputPrompt")
+        prompt.click()
+        for attempt in range(3):
+            page.locator(".lm-MenuBar-itemLabel", has_text="Run").click()
+            page.locator(".lm-Menu-itemLabel").get_by_text("Run All Cells", exact=True).click()
+            try:
+                expect(prompt).to_have_text(re.compile(r"\[(\*|\d+)\]"), timeout=30_000)  # queued or ran
+                break
+            except AssertionError:
+                if attempt == 2:
+                    raise
+                prompt.click()
         image = panel.locator(".jp-CodeCell").nth(0).locator(".jp-RenderedImage img")
         expect(image).to_be_visible(timeout=KERNEL_MS)
         assert image.evaluate("img => img.naturalWidth") > 100  # a real figure, not a broken image
