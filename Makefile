@@ -44,11 +44,11 @@ demo: $(STAMP)  ## build the course, grade examples/submissions through nbgrader
 PYTEST = rc=0; $(BIN)/pytest $(1) $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit 5)"; exit 0; fi; exit $$rc
 
-# the default suite runs on TEST_WORKERS pytest-xdist workers (a module sharing a module fixture stays on
-# one: tests/conftest.py); TEST_WORKERS=0 runs it in this process
+# the default suite runs on TEST_WORKERS pytest-xdist workers, a module at a time (--dist loadscope: a
+# module's shared fixtures are made once); TEST_WORKERS=0 runs it in this process
 TEST_WORKERS ?= 2
 test: $(STAMP)  ## the fast default suite (not slow, not gpu; includes the browser test), on 2 workers
-	@$(call PYTEST,-n $(TEST_WORKERS) --dist loadgroup)
+	@$(call PYTEST,-n $(TEST_WORKERS) --dist loadscope)
 
 test-slow: $(STAMP)  ## only the slow tests (every wrong-but-plausible variant graded in full)
 	@$(call PYTEST,-m slow)

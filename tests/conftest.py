@@ -20,20 +20,6 @@ FIXTURE_COURSE = Path(__file__).parent / "fixtures" / "course"
 TINY = "00_tiny"
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (`make test` runs two workers, `--dist loadgroup`): the tests of a module that
-    shares a module-scoped fixture (a batch graded once, a Lab, a kernel) stay on one worker, so the
-    fixture is made once; every other test (e.g. each assignment's real grade) goes to whichever worker
-    is free."""
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
-    for item in items:
-        info = getattr(item, "_fixtureinfo", None)
-        defs = info.name2fixturedefs.values() if info is not None else ()
-        if any(d and d[-1].scope == "module" for d in defs):
-            item.add_marker(pytest.mark.xdist_group(item.path.stem))
-
-
 def make_course(dest: Path, fixture: Path = FIXTURE_COURSE) -> CourseDir:
     """A course dir with the repo's configuration and the fixture's source/ and autograder/."""
     dest.mkdir(parents=True, exist_ok=True)
