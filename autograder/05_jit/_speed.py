@@ -10,12 +10,14 @@ from typing import Any
 
 import numpy as np
 
+from pt2jax.checks import fail
+
 GPU_MIN_SPEEDUP = 1.5  # the student's jitted chain against the grader's eager chain, on a GPU
 GPU_MAX_VS_JIT = 1.2  # the student's jitted function against the grader's jitted reference, on a GPU
 # On a CPU the references are timed in kernels of the grader's own (REFERENCE_SOURCE below; the eager
 # and the jitted chain each in its own, conftest.py), through the very request path the student's
 # function is timed by, request by request beside it (the three in an order drawn per request). Fixed
-# lines did not separate an honest chain from an eager one there (source/05_jit/DRAFT, 2026-12-03: on
+# lines did not separate an honest chain from an eager one there (docs/benchmarks.md, 05 as a draft, 2026-12-03: on
 # a quiet box honest 1.98-3.51x faster than eager, an eager answer 0.70-1.63x; under load they
 # overlap). So the chain's CPU verdicts judge by the run's own references: the student's position
 # between the grader's jitted chain (0) and its eager chain (1) in log space, the median over requests
@@ -24,7 +26,7 @@ GPU_MAX_VS_JIT = 1.2  # the student's jitted function against the grader's jitte
 # fails is measured again). When the run's gap, the median e/j, is under CPU_MIN_GAP the machine could
 # not show the grader's own speedup: the verdict is inconclusive (measured again; if still undecided,
 # the point rests on the function's structure and the instructor gets a `speed_inconclusive` flag).
-# Calibration (bench/speed_verdicts.py, real sandboxed kernels; figures in source/05_jit/DRAFT,
+# Calibration (bench/speed_verdicts.py, real sandboxed kernels; figures in docs/benchmarks.md, 05 as a draft,
 # 2026-12-07; the 2-core box at load 3-5 from other jobs, then with a busy loop beside, load 4-6.6):
 # positions min / median / max over 15 runs each, honest -1.50 / 0.04 / 1.36 and -0.92 / 0.00 / 0.53,
 # eager 0.40 / 1.07 / 1.65 and 0.60 / 1.02 / 1.53; the gap 1.76-6.75 and 2.24 up, never under 1.6
@@ -64,6 +66,13 @@ def on_gpu() -> bool:
     import jax
 
     return jax.default_backend() == "gpu"
+
+
+def expect_seconds(value: Any, what: str) -> None:
+    """A time the student's code reports must be a Python float of seconds (hint python_scalar)."""
+    if type(value) is not float:
+        fail(f"{what} should be a Python float (seconds); it is {type(value).__name__} {value!r:.60}."
+             " Convert with float(...).", "python_scalar")
 
 
 def remeasured(measure: Any) -> Any:

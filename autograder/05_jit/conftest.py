@@ -31,8 +31,8 @@ def reference_kernel():
 def eager_reference_kernel(reference_kernel):
     """The grader's eager chain in a kernel of its own on a CPU, so that each kernel times one function
     request after request, as the student's does (timed in the same kernel as the jitted chain, the
-    eager chain came out up to ~1.3x slower than the same code in the student's kernel: source/05_jit/DRAFT,
-    2026-12-07); on a GPU the one reference kernel, as before."""
+    eager chain came out up to ~1.3x slower than the same code in the student's kernel:
+    docs/benchmarks.md, 05 as a draft, 2026-12-07); on a GPU the one reference kernel, as before."""
     if speed.on_gpu():
         yield reference_kernel
         return

@@ -1,7 +1,11 @@
 """Hidden checks for exercise 9 of 05_jit: profile_stages times each stage on the previous stage's
 output, compilation apart, and reports one steady-state figure per stage in model order."""
 
-from pt2jax.checks import expect, expect_tuple, fail, graded
+from pathlib import Path
+
+from pt2jax.checks import expect, expect_tuple, fail, graded, load_helper
+
+speed = load_helper(Path(__file__).with_name("_speed.py"))
 
 
 def _profile(student, rng):
@@ -24,9 +28,7 @@ def _profile(student, rng):
         fail(f"profile_stages returned the names {list(profile)!r:.120} for stages {names}: one entry per stage,"
              " in the order the stages were given (model order).")
     for name, value in profile.items():
-        if type(value) is not float:
-            fail(f"the time of stage {name} is {type(value).__name__} {value!r:.60}, not a Python float (seconds)."
-                 " Convert with float(...).", "python_scalar")
+        speed.expect_seconds(value, f"the time of stage {name}")
     return names, sleeps, slow, profile, seen
 
 

@@ -1,14 +1,16 @@
 """Hidden checks for exercise 1 of 05_jit: time_it keeps compilation apart and waits for results."""
 
-from pt2jax.checks import expect, expect_tuple, fail, graded
+from pathlib import Path
+
+from pt2jax.checks import expect, expect_tuple, graded, load_helper
+
+speed = load_helper(Path(__file__).with_name("_speed.py"))
 
 
 def _time_it(student, case, n):
     first, median = expect_tuple(student.call("graded_time_it", case, n), 2, "time_it(f, *args, n=n)")
     for name, value in (("first_s", first), ("median_s", median)):
-        if type(value) is not float:
-            fail(f"time_it's {name} should be a Python float (seconds); it is {type(value).__name__}"
-                 f" {value!r:.60}. Convert with float(...).", "python_scalar")
+        speed.expect_seconds(value, f"time_it's {name}")
     return first, median
 
 
